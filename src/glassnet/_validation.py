@@ -1,0 +1,138 @@
+"""Argument checks used at every public boundary.
+
+Every message names the parameter, what was expected and what was given, so a
+user never has to read a NumPy traceback to find out what went wrong.
+"""
+
+from __future__ import annotations
+
+import difflib
+import numbers
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{text} ({type(value).__name__})"
+
+
+def check_int(name: str, value: Any, *, minimum: int | None = 1) -> int:
+    """Return ``value`` as an int, or raise a clear error.
+
+    ``minimum`` is inclusive; ``None`` means no lower bound.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        bound = f" >= {minimum}" if minimum is not None else ""
+        raise TypeError(f"{name} must be an integer{bound}, got {_describe(value)}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_float(
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+) -> float:
+    """Return ``value`` as a finite float inside the given interval, or raise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {_describe(value)}")
+    value = float(value)
+    left = "[" if low_inclusive else "("
+    right = "]" if high_inclusive else ")"
+    interval = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
+    bad = not np.isfinite(value)
+    if low is not None:
+        bad |= value < low if low_inclusive else value <= low
+    if high is not None:
+        bad |= value > high if high_inclusive else value >= high
+    if bad:
+        raise ValueError(f"{name} must be a finite number in {interval}, got {value}")
+    return value
+
+
+def check_positive(name: str, value: Any) -> float:
+    """A finite float > 0 (learning rates, epsilons, ...)."""
+    return check_float(name, value, low=0.0, low_inclusive=False)
+
+
+def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
+    """Return ``value`` if it is one of ``choices``; otherwise list them and suggest one."""
+    options = sorted(choices)
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {options}, got {_describe(value)}")
+    key = value.lower()
+    if key in options:
+        return key
+    close = difflib.get_close_matches(key, options, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ValueError(f"Unknown {name} {value!r}. Valid values: {', '.join(options)}.{hint}")
+
+
+def check_array(
+    name: str,
+    value: Any,
+    *,
+    ndim: int | tuple[int, ...] | None = None,
+    dtype: Any = None,
+    allow_empty: bool = False,
+    finite: bool = True,
+) -> np.ndarray:
+    """Convert ``value`` to a numeric ndarray and check its shape and contents.
+
+    Parameters
+    ----------
+    name : str
+        The parameter name used in error messages.
+    ndim : int or tuple of int, optional
+        Allowed numbers of dimensions.
+    dtype : dtype, optional
+        Cast to this dtype (no copy when it already matches).
+    allow_empty : bool
+        Whether an array with zero rows is acceptable.
+    finite : bool
+        Reject NaN and infinity.
+    """
+    if value is None:
+        raise TypeError(f"{name} must be an array, got None")
+    try:
+        array = np.asarray(value)
+    except Exception as exc:  # ragged lists and similar
+        raise TypeError(f"{name} must be a numeric array, got {_describe(value)}: {exc}") from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name} must contain numbers (bool, int or float), got dtype {array.dtype}"
+            + (" (strings or objects)" if array.dtype.kind in "OUS" else "")
+        )
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if array.ndim not in allowed:
+            expected = " or ".join(f"{d}-D" for d in allowed)
+            raise ValueError(f"{name} must be {expected}, got a {array.ndim}-D array of shape {array.shape}")
+    if not allow_empty and (array.ndim == 0 or array.shape[0] == 0 or array.size == 0):
+        raise ValueError(f"{name} must not be empty, got shape {array.shape}")
+    if dtype is not None:
+        array = array.astype(dtype, copy=False)
+    if finite and array.dtype.kind == "f" and not np.isfinite(array).all():
+        bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+        raise ValueError(f"{name} contains {bad} NaN or infinite value(s); clean or impute them first")
+    return array
+
+
+def check_same_length(**arrays: np.ndarray | None) -> None:
+    """All given arrays have the same number of rows."""
+    lengths = {name: len(a) for name, a in arrays.items() if a is not None}
+    if len(set(lengths.values())) > 1:
+        detail = ", ".join(f"{name} has {n}" for name, n in lengths.items())
+        raise ValueError(f"All arrays must have the same number of samples (rows): {detail}")

@@ -1,0 +1,811 @@
+"""Activation functions ``a = g(z)`` and their derivatives.
+
+Every activation works elementwise on an array ``Z`` of pre-activations of
+shape ``(m, n)`` (``m`` examples in rows, ``n`` units), except softmax, which
+normalises each row (the last axis). Each one knows three things:
+
+* ``forward(Z)``: the output ``A = g(Z)``;
+* ``derivative(Z, A)``: the elementwise slope ``g'(Z)``;
+* ``backward(dA, Z, A)``: the chain rule ``dZ = dA * g'(Z)``, the gradient of
+  the loss with respect to ``Z`` given ``dA``, its gradient with respect to ``A``.
+
+Which one to choose
+-------------------
+============  ===================  ===============================================
+activation    output range         use it for
+============  ===================  ===============================================
+relu          [0, inf)             hidden layers: cheap, no vanishing gradient for
+                                   z > 0, but negative inputs give 0 and no gradient
+leaky_relu    (-inf, inf)          hidden layers, when ReLU units "die"
+sigmoid       (0, 1)               a probability (binary classifier output); in
+                                   hidden layers its gradients vanish
+tanh          (-1, 1)              hidden layers of small nets, RNNs; zero-centred
+softmax       (0, 1), rows sum 1   the output layer of a multi-class classifier
+binary_step   {0, 1}               inference only: its gradient is zero everywhere
+linear        (-inf, inf)          the output layer of a regression
+============  ===================  ===============================================
+
+Speed notes: every ``forward`` and ``backward`` accepts ``out=`` and writes into
+it with NumPy ufuncs, so a layer can reuse its buffers at each training step;
+``backward(dA, Z, A, out=dA)`` works in place. Inputs keep their dtype (float32
+stays float32) and no activation overflows, divides by zero or produces NaN for
+finite inputs (checked for float32 inputs in [-1e4, 1e4]).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from glassnet._validation import check_choice, check_float, check_positive
+from glassnet.config import float_dtype
+
+# --------------------------------------------------------------------------------------
+# helpers
+
+
+def _as_float(z: Any) -> np.ndarray:
+    """``z`` as a float array (integers and lists become the default float dtype)."""
+    if isinstance(z, np.ndarray) and z.dtype.kind == "f":
+        return z
+    z = np.asarray(z)
+    return z if z.dtype.kind == "f" else z.astype(float_dtype())
+
+
+def _buffer(z: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    """The array ``forward`` writes into: ``out`` (which must not overlap ``z``) or a new one."""
+    if out is None:
+        return np.empty_like(z)
+    if np.may_share_memory(out, z):
+        raise ValueError(
+            "out must not share memory with z in forward(z, out=...): the activation reads z "
+            "after it starts writing out; pass a separate buffer or out=None"
+        )
+    return out
+
+
+def _copy_of(dA: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    """``dA`` copied into ``out`` (no copy when ``out is dA``), or a fresh copy."""
+    if out is None:
+        return dA.copy()
+    if out is not dA:
+        np.copyto(out, dA)
+    return out
+
+
+def _sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``1 / (1 + exp(-z))`` computed in place in ``out``.
+
+    For z < -88 (float32) ``exp(-z)`` overflows to ``inf`` and ``1 / inf = 0``,
+    which is the correct limit, so the overflow flag is silenced here. This is
+    about as fast as ``0.5 * tanh(z / 2) + 0.5`` and, unlike it, keeps full
+    relative precision for very negative z (measured on 256 x 512 float32 inputs).
+    """
+    out = _buffer(z, out)
+    with np.errstate(over="ignore"):
+        np.negative(z, out=out)
+        np.exp(out, out=out)
+    out += 1.0
+    return np.reciprocal(out, out=out)
+
+
+# W. J. Cody's rational Chebyshev approximations to erf and erfc (Math. Comp. 23, 1969,
+# as in his SPECFUN routine CALERF); relative error below 1e-15 in float64 over the
+# range GELU uses, no SciPy needed.
+_ERF_A = (3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02,
+          3.20937758913846947e03, 1.85777706184603153e-1)
+_ERF_B = (2.36012909523441209e01, 2.44024637934444173e02, 1.28261652607737228e03,
+          2.84423683343917062e03)
+_ERFC_C = (5.64188496988670089e-1, 8.88314979438837594e00, 6.61191906371416295e01,
+           2.98635138197400131e02, 8.81952221241769090e02, 1.71204761263407058e03,
+           2.05107837782607147e03, 1.23033935479799725e03, 2.15311535474403846e-8)
+_ERFC_D = (1.57449261107098347e01, 1.17693950891312499e02, 5.37181101862009858e02,
+           1.62138957456669019e03, 3.29079923573345963e03, 4.36261909014324716e03,
+           3.43936767414372164e03, 1.23033935480374942e03)
+_ERFC_P = (3.05326634961232344e-1, 3.60344899949804439e-1, 1.25781726111229246e-1,
+           1.60837851487422766e-2, 6.58749161529837803e-4, 1.63153871373020978e-2)
+_ERFC_Q = (2.56852019228982242e00, 1.87295284992346725e00, 5.27905102951428412e-1,
+           6.05183413124413191e-2, 2.33520497626869185e-3)
+_ONE_OVER_SQRT_PI = 1.0 / math.sqrt(math.pi)
+
+
+def _rational(t: np.ndarray, num_coefs: tuple, den_coefs: tuple, lead: float) -> np.ndarray:
+    """``P(t) / Q(t)`` by Horner's rule, in place on two work arrays.
+
+    ``P(t) = ((lead t + p0) t + p1) t + ... + p_last`` and
+    ``Q(t) = ((t + q0) t + q1) t + ... + q_last`` (Q's leading coefficient is 1).
+    """
+    num = t * lead
+    den = t.copy()
+    for p, q in zip(num_coefs[:-1], den_coefs[:-1], strict=True):
+        num += p
+        num *= t
+        den += q
+        den *= t
+    num += num_coefs[-1]
+    den += den_coefs[-1]
+    num /= den
+    return num
+
+
+def _erfc(x: np.ndarray) -> np.ndarray:
+    """The complementary error function ``erfc(x) = 1 - erf(x)``, elementwise.
+
+    Cody's algorithm uses three regions of ``y = |x|``:
+
+    * ``y <= 0.46875``: ``erf(x) = x * P(x^2) / Q(x^2)`` and ``erfc = 1 - erf``;
+    * ``0.46875 < y <= 4``: ``erfc(y) = exp(-y^2) * P(y) / Q(y)``;
+    * ``y > 4``: ``erfc(y) = exp(-y^2) / y * (1/sqrt(pi) - R(1/y^2) / y^2)``;
+
+    and ``erfc(-y) = 2 - erfc(y)``. The first two are evaluated on the whole
+    array (with clipped arguments) and blended with 0/1 masks, because selecting
+    a random half of an array with a boolean index is several times slower than
+    the arithmetic; the rare ``y > 4`` entries are fixed up by indexing.
+    Computed in the dtype of ``x``; relative error about ``1e-15 * max(1, y^2)`` in float64.
+    """
+    y = np.abs(x)
+
+    # middle region, erfc(y) = exp(-y^2) P(y) / Q(y)
+    t = np.clip(y, 0.46875, 4.0)
+    result = _rational(t, _ERFC_C[:-1], _ERFC_D, lead=_ERFC_C[-1])
+    np.square(t, out=t)
+    np.negative(t, out=t)
+    result *= np.exp(t, out=t)
+
+    large = y > 4.0
+    if large.any():  # erfc(y) = exp(-y^2) / y * (1/sqrt(pi) - R(1/y^2) / y^2)
+        yl = y[large]
+        inv_sq = 1.0 / (yl * yl)
+        tail = inv_sq * _rational(inv_sq, _ERFC_P[:-1], _ERFC_Q, lead=_ERFC_P[-1])
+        result[large] = np.exp(-yl * yl) * (_ONE_OVER_SQRT_PI - tail) / yl
+
+    # erfc(-y) = 2 - erfc(y): result += [x < 0] * (2 - 2 result)
+    np.multiply(result, -2.0, out=t)
+    t += 2.0
+    t *= x < 0
+    result += t
+
+    # small region, erfc(x) = 1 - x P(x^2) / Q(x^2), blended in where |x| <= 0.46875
+    small_x = np.clip(x, -0.46875, 0.46875)
+    np.square(small_x, out=t)
+    erfc_small = _rational(t, _ERF_A[:-1], _ERF_B, lead=_ERF_A[-1])
+    erfc_small *= small_x
+    np.subtract(1.0, erfc_small, out=erfc_small)
+    erfc_small -= result
+    erfc_small *= y <= 0.46875
+    result += erfc_small
+    return result
+
+
+# --------------------------------------------------------------------------------------
+# the base class
+
+
+class Activation:
+    """An activation function ``a = g(z)``; subclasses fill in the formulas.
+
+    Attributes
+    ----------
+    name : str
+        The identifier accepted by :func:`get`, e.g. ``'relu'``.
+    formula, derivative_formula : str
+        ``g(z)`` and ``g'(z)`` in plain text.
+    latex, derivative_latex : str
+        The same in LaTeX, for plots and notebooks.
+    trainable : bool
+        Whether gradient descent can learn through it (False for ``binary_step``).
+    """
+
+    name: str = ""
+    formula: str = ""
+    derivative_formula: str = ""
+    latex: str = ""
+    derivative_latex: str = ""
+    trainable: bool = True
+
+    def forward(self, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``A = g(Z)``.
+
+        Parameters
+        ----------
+        z : ndarray of shape (m, n)
+            Pre-activations, one example per row.
+        out : ndarray of the same shape and dtype, optional
+            Written into and returned. It must not share memory with ``z``.
+        """
+        raise NotImplementedError
+
+    def derivative(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """``g'(Z)`` elementwise; ``a = g(z)`` is passed so it can be reused."""
+        raise NotImplementedError
+
+    def backward(
+        self, dA: np.ndarray, z: np.ndarray, a: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The chain rule ``dZ = dA * g'(Z)``.
+
+        Parameters
+        ----------
+        dA : ndarray of shape (m, n)
+            Gradient of the loss with respect to ``A``.
+        z, a : ndarray of shape (m, n)
+            The forward pass's input and output.
+        out : ndarray of shape (m, n), optional
+            Written into and returned; may be ``dA`` itself (in place), not ``z`` or ``a``.
+        """
+        return np.multiply(dA, self.derivative(z, a), out=out)
+
+    def __call__(self, z: Any) -> np.ndarray:
+        return self.forward(_as_float(z))
+
+    def get_config(self) -> dict:
+        """``{'name': ..., **parameters}``; :func:`get` rebuilds the activation from it."""
+        return {"name": self.name}
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
+        return f"{type(self).__name__}({params})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Activation) and self.get_config() == other.get_config()
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self.get_config().items())))
+
+
+# --------------------------------------------------------------------------------------
+# the activations
+
+
+class Linear(Activation):
+    """The identity: ``g(z) = z``, ``g'(z) = 1``.
+
+    Use it for the output layer of a regression, or for a layer whose
+    non-linearity comes later (e.g. logits fed to a softmax cross-entropy loss).
+    ``forward`` and ``backward`` return copies unless ``out`` is given.
+    """
+
+    name = "linear"
+    formula = "g(z) = z"
+    derivative_formula = "g'(z) = 1"
+    latex = r"g(z) = z"
+    derivative_latex = r"g'(z) = 1"
+
+    def forward(self, z, out=None):
+        out = _buffer(z, out)
+        np.copyto(out, z)
+        return out
+
+    def derivative(self, z, a):
+        return np.ones_like(z)
+
+    def backward(self, dA, z, a, out=None):
+        return _copy_of(dA, out)
+
+
+class ReLU(Activation):
+    """Rectified linear unit: ``g(z) = max(0, z)``, ``g'(z) = 1 if z > 0 else 0``.
+
+    The default for hidden layers: one comparison per element and no vanishing
+    gradient for positive inputs. It kills negative inputs (output and gradient
+    0), so a unit whose inputs stay negative stops learning ("dying ReLU"); use
+    ``leaky_relu`` or ``elu`` then. ``g'(0)`` is taken as 0, as in Keras and PyTorch.
+    """
+
+    name = "relu"
+    formula = "g(z) = max(0, z)"
+    derivative_formula = "g'(z) = 1 if z > 0 else 0"
+    latex = r"g(z) = \max(0, z)"
+    derivative_latex = r"g'(z) = \begin{cases} 1 & z > 0 \\ 0 & z \le 0 \end{cases}"
+
+    def forward(self, z, out=None):
+        return np.maximum(z, 0, out=_buffer(z, out))
+
+    def derivative(self, z, a):
+        return (z > 0).astype(z.dtype)
+
+    def backward(self, dA, z, a, out=None):
+        return np.multiply(dA, z > 0, out=out)  # dZ = dA * [z > 0]
+
+
+class LeakyReLU(Activation):
+    """Leaky ReLU: ``g(z) = z if z > 0 else alpha * z``, ``g'(z) = 1 if z > 0 else alpha``.
+
+    Like ReLU for positive inputs, but negative inputs keep a small slope
+    ``alpha`` so their units keep learning. ``alpha=0.2`` is the default of
+    ``keras.activations.leaky_relu`` (the ``keras.layers.LeakyReLU`` layer uses 0.3).
+
+    Parameters
+    ----------
+    alpha : float, default 0.2
+        The slope for ``z <= 0``; ``alpha >= 0``.
+    """
+
+    name = "leaky_relu"
+    formula = "g(z) = z if z > 0 else alpha * z"
+    derivative_formula = "g'(z) = 1 if z > 0 else alpha"
+    latex = r"g(z) = \begin{cases} z & z > 0 \\ \alpha z & z \le 0 \end{cases}"
+    derivative_latex = r"g'(z) = \begin{cases} 1 & z > 0 \\ \alpha & z \le 0 \end{cases}"
+
+    def __init__(self, alpha: float = 0.2) -> None:
+        self.alpha = check_float("alpha", alpha, low=0.0)
+
+    def forward(self, z, out=None):
+        out = np.multiply(z, self.alpha, out=_buffer(z, out))
+        # max(z, alpha*z) is z for z > 0 and alpha*z for z < 0 when alpha <= 1 (min when > 1)
+        pick = np.maximum if self.alpha <= 1.0 else np.minimum
+        return pick(z, out, out=out)
+
+    def derivative(self, z, a):
+        # alpha + (1 - alpha) * [z > 0]: arithmetic on the 0/1 mask is several times
+        # faster than np.where or a masked ufunc when the signs of z are random
+        slope = np.multiply(z > 0, 1.0 - self.alpha, dtype=z.dtype)
+        slope += self.alpha
+        return slope
+
+    def backward(self, dA, z, a, out=None):
+        return np.multiply(dA, self.derivative(z, a), out=out)
+
+    def get_config(self):
+        return {**super().get_config(), "alpha": self.alpha}
+
+
+class Sigmoid(Activation):
+    """Logistic sigmoid: ``g(z) = 1 / (1 + exp(-z))``, ``g'(z) = g(z) * (1 - g(z))``.
+
+    Squashes any input into (0, 1), so it suits the output of a binary
+    classifier (a probability). In hidden layers it is a poor choice: for large
+    ``|z|`` the slope ``g(z)(1 - g(z)) <= 1/4`` is almost 0 and gradients vanish
+    as they flow back through many layers.
+    """
+
+    name = "sigmoid"
+    formula = "g(z) = 1 / (1 + exp(-z))"
+    derivative_formula = "g'(z) = g(z) * (1 - g(z))"
+    latex = r"g(z) = \frac{1}{1 + e^{-z}}"
+    derivative_latex = r"g'(z) = g(z)\,(1 - g(z))"
+
+    def forward(self, z, out=None):
+        return _sigmoid(z, out)
+
+    def derivative(self, z, a):
+        return a * (1.0 - a)
+
+    def backward(self, dA, z, a, out=None):
+        slope = 1.0 - a
+        slope *= a
+        return np.multiply(dA, slope, out=out)
+
+
+class Tanh(Activation):
+    """Hyperbolic tangent: ``g(z) = tanh(z)``, ``g'(z) = 1 - tanh(z)^2``.
+
+    A zero-centred sigmoid with outputs in (-1, 1) (``tanh(z) = 2 sigmoid(2z) - 1``):
+    better than sigmoid in hidden layers, but its gradients also vanish for large ``|z|``.
+    """
+
+    name = "tanh"
+    formula = "g(z) = tanh(z) = (exp(z) - exp(-z)) / (exp(z) + exp(-z))"
+    derivative_formula = "g'(z) = 1 - g(z)^2"
+    latex = r"g(z) = \tanh z = \frac{e^{z} - e^{-z}}{e^{z} + e^{-z}}"
+    derivative_latex = r"g'(z) = 1 - g(z)^2"
+
+    def forward(self, z, out=None):
+        return np.tanh(z, out=_buffer(z, out))
+
+    def derivative(self, z, a):
+        return 1.0 - a * a
+
+    def backward(self, dA, z, a, out=None):
+        slope = np.square(a)
+        np.subtract(1.0, slope, out=slope)
+        return np.multiply(dA, slope, out=out)
+
+
+class Softmax(Activation):
+    """Softmax over the last axis: ``g(z)_j = exp(z_j) / sum_k exp(z_k)``.
+
+    Turns each row of scores into a probability distribution (positive, sums
+    to 1): use it for the output layer of a multi-class classifier. The row
+    maximum is subtracted first (``softmax(z) = softmax(z - max z)``) so ``exp``
+    never overflows.
+
+    Its derivative is not elementwise but a Jacobian per row,
+    ``d a_i / d z_j = a_i (delta_ij - a_j)``; :meth:`backward` multiplies ``dA``
+    by it without building it: ``dZ = A * (dA - sum(dA * A, axis=-1))``.
+    """
+
+    name = "softmax"
+    formula = "g(z)_j = exp(z_j) / sum_k exp(z_k)"
+    derivative_formula = (
+        "d g_i / d z_j = g_i * (delta_ij - g_j); dZ = A * (dA - sum_k dA_k * A_k)"
+    )
+    latex = r"g(z)_j = \frac{e^{z_j}}{\sum_k e^{z_k}}"
+    derivative_latex = (
+        r"\frac{\partial g_i}{\partial z_j} = g_i(\delta_{ij} - g_j), \quad "
+        r"dZ = A \odot \left(dA - \textstyle\sum_k dA_k A_k\right)"
+    )
+
+    def forward(self, z, out=None):
+        out = np.subtract(z, z.max(axis=-1, keepdims=True), out=_buffer(z, out))
+        np.exp(out, out=out)
+        out /= out.sum(axis=-1, keepdims=True)
+        return out
+
+    def derivative(self, z, a):
+        raise ValueError(
+            "softmax has no elementwise derivative: each output depends on every input of "
+            "its row, so g'(z) is a Jacobian matrix da_i/dz_j = a_i * (delta_ij - a_j) per "
+            "example. Use backward(dA, z, a), which computes the Jacobian-vector product "
+            "dZ = A * (dA - sum(dA * A, axis=-1, keepdims=True))"
+        )
+
+    def backward(self, dA, z, a, out=None):
+        row_dot = np.einsum("...j,...j->...", dA, a)[..., np.newaxis]  # sum_k dA_k * A_k
+        out = np.subtract(dA, row_dot, out=out)
+        out *= a
+        return out
+
+
+class BinaryStep(Activation):
+    """Heaviside step: ``g(z) = 1 if z >= 0 else 0``, ``g'(z) = 0`` (undefined at 0).
+
+    The perceptron's activation: outputs only 0 or 1. Its slope is zero wherever
+    it exists, so no gradient reaches the weights and gradient descent cannot
+    train through it (``trainable = False``); ``backward`` raises. Use it for
+    inference, or train with ``sigmoid`` and threshold at 0.5 afterwards.
+    """
+
+    name = "binary_step"
+    formula = "g(z) = 1 if z >= 0 else 0"
+    derivative_formula = "g'(z) = 0 (undefined at z = 0)"
+    latex = r"g(z) = \begin{cases} 1 & z \ge 0 \\ 0 & z < 0 \end{cases}"
+    derivative_latex = r"g'(z) = 0 \quad (z \ne 0)"
+    trainable = False
+
+    def forward(self, z, out=None):
+        return np.greater_equal(z, 0, out=_buffer(z, out))
+
+    def derivative(self, z, a):
+        return np.zeros_like(z)
+
+    def backward(self, dA, z, a, out=None):
+        raise ValueError(
+            "binary_step cannot be trained with gradient descent: its derivative is zero "
+            "everywhere (and undefined at 0), so every gradient through it is zero and the "
+            "weights never change. Use activation='sigmoid' for training (a smooth step; "
+            "threshold its output at 0.5 if you need 0/1); binary_step is fine for inference."
+        )
+
+
+def _elu(z: np.ndarray, alpha: float, out: np.ndarray) -> np.ndarray:
+    """``max(z, 0) + alpha * (exp(min(z, 0)) - 1)``: ELU without ever overflowing ``exp``."""
+    np.minimum(z, 0, out=out)
+    np.expm1(out, out=out)
+    out *= alpha
+    out += np.maximum(z, 0)
+    return out
+
+
+def _elu_slope(z: np.ndarray, a: np.ndarray, negative_scale: float, slope_positive: float):
+    """The slope of ``a = scale * elu(z)``: ``a + scale * alpha`` for z <= 0, ``scale`` for z > 0.
+
+    ``negative_scale = scale * alpha``. Written as ``min(a, 0) + scale*alpha +
+    (scale - scale*alpha) * [z > 0]``: arithmetic on the 0/1 mask, no np.where.
+    """
+    slope = np.minimum(a, 0)
+    slope += negative_scale
+    slope += np.multiply(z > 0, slope_positive - negative_scale, dtype=z.dtype)
+    return slope
+
+
+class ELU(Activation):
+    """Exponential linear unit.
+
+    ``g(z) = z if z > 0 else alpha * (exp(z) - 1)``;
+    ``g'(z) = 1 if z > 0 else alpha * exp(z) = g(z) + alpha``.
+
+    Smooth for ``alpha = 1``, negative outputs down to ``-alpha`` push mean
+    activations towards 0; a little more costly than ReLU (one ``exp``).
+
+    Parameters
+    ----------
+    alpha : float, default 1.0
+    """
+
+    name = "elu"
+    formula = "g(z) = z if z > 0 else alpha * (exp(z) - 1)"
+    derivative_formula = "g'(z) = 1 if z > 0 else alpha * exp(z) = g(z) + alpha"
+    latex = r"g(z) = \begin{cases} z & z > 0 \\ \alpha (e^{z} - 1) & z \le 0 \end{cases}"
+    derivative_latex = (
+        r"g'(z) = \begin{cases} 1 & z > 0 \\ \alpha e^{z} = g(z) + \alpha & z \le 0 \end{cases}"
+    )
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        self.alpha = check_positive("alpha", alpha)
+
+    def forward(self, z, out=None):
+        return _elu(z, self.alpha, _buffer(z, out))
+
+    def derivative(self, z, a):
+        return _elu_slope(z, a, self.alpha, 1.0)
+
+    def get_config(self):
+        return {**super().get_config(), "alpha": self.alpha}
+
+
+class SELU(Activation):
+    """Scaled ELU: ``g(z) = scale * elu(z, alpha)`` with Keras's fixed constants.
+
+    ``alpha = 1.6732632423543772``, ``scale = 1.0507009873554805`` make activations
+    self-normalising (mean 0, variance 1) in deep plain stacks of Dense layers
+    initialised with ``lecun_normal``. ``g'(z) = scale if z > 0 else
+    scale * alpha * exp(z) = g(z) + scale * alpha``.
+    """
+
+    name = "selu"
+    alpha = 1.6732632423543772848170429916717
+    scale = 1.0507009873554804934193349852946
+    formula = "g(z) = scale * (z if z > 0 else alpha * (exp(z) - 1))"
+    derivative_formula = "g'(z) = scale if z > 0 else scale * alpha * exp(z)"
+    latex = (
+        r"g(z) = \lambda \begin{cases} z & z > 0 \\ \alpha (e^{z} - 1) & z \le 0 \end{cases}"
+    )
+    derivative_latex = (
+        r"g'(z) = \lambda \begin{cases} 1 & z > 0 \\ \alpha e^{z} & z \le 0 \end{cases}"
+    )
+
+    def forward(self, z, out=None):
+        out = _elu(z, self.alpha, _buffer(z, out))
+        out *= self.scale
+        return out
+
+    def derivative(self, z, a):
+        return _elu_slope(z, a, self.scale * self.alpha, self.scale)
+
+
+class Softplus(Activation):
+    """Softplus, a smooth ReLU: ``g(z) = log(1 + exp(z))``, ``g'(z) = sigmoid(z)``.
+
+    Computed as ``max(z, 0) + log1p(exp(-|z|))``, which never overflows.
+    """
+
+    name = "softplus"
+    formula = "g(z) = log(1 + exp(z))"
+    derivative_formula = "g'(z) = 1 / (1 + exp(-z))  (the sigmoid)"
+    latex = r"g(z) = \log(1 + e^{z})"
+    derivative_latex = r"g'(z) = \sigma(z) = \frac{1}{1 + e^{-z}}"
+
+    def forward(self, z, out=None):
+        out = np.abs(z, out=_buffer(z, out))
+        np.negative(out, out=out)
+        np.exp(out, out=out)
+        np.log1p(out, out=out)
+        out += np.maximum(z, 0)
+        return out
+
+    def derivative(self, z, a):
+        return _sigmoid(z)
+
+    def backward(self, dA, z, a, out=None):
+        slope = _sigmoid(z)
+        return np.multiply(dA, slope, out=out)
+
+
+class Softsign(Activation):
+    """Softsign: ``g(z) = z / (1 + |z|)``, ``g'(z) = 1 / (1 + |z|)^2``.
+
+    Like tanh (outputs in (-1, 1)) but approaches its limits polynomially, not
+    exponentially, so it saturates more slowly.
+    """
+
+    name = "softsign"
+    formula = "g(z) = z / (1 + |z|)"
+    derivative_formula = "g'(z) = 1 / (1 + |z|)^2"
+    latex = r"g(z) = \frac{z}{1 + |z|}"
+    derivative_latex = r"g'(z) = \frac{1}{(1 + |z|)^2}"
+
+    def forward(self, z, out=None):
+        out = np.abs(z, out=_buffer(z, out))
+        out += 1.0
+        return np.divide(z, out, out=out)
+
+    def derivative(self, z, a):
+        slope = np.abs(z)
+        slope += 1.0
+        np.reciprocal(slope, out=slope)  # 1/(1+|z|) first, so squaring cannot overflow
+        return np.square(slope, out=slope)
+
+
+class Swish(Activation):
+    """Swish, also called SiLU: ``g(z) = z * sigmoid(z)``.
+
+    ``g'(z) = s + z * s * (1 - s) = s + g(z) * (1 - s)`` with ``s = sigmoid(z)``.
+    A smooth, non-monotonic ReLU that often trains deep nets a little better.
+    ``'silu'`` (Keras 3's name) is an alias.
+    """
+
+    name = "swish"
+    formula = "g(z) = z * sigmoid(z) = z / (1 + exp(-z))"
+    derivative_formula = "g'(z) = s + g(z) * (1 - s), s = sigmoid(z)"
+    latex = r"g(z) = z\,\sigma(z) = \frac{z}{1 + e^{-z}}"
+    derivative_latex = r"g'(z) = \sigma(z) + g(z)\,(1 - \sigma(z))"
+
+    def forward(self, z, out=None):
+        out = _sigmoid(z, _buffer(z, out))
+        out *= z
+        return out
+
+    def derivative(self, z, a):
+        s = _sigmoid(z)
+        slope = 1.0 - s
+        slope *= a
+        slope += s
+        return slope
+
+
+_SQRT_HALF = math.sqrt(0.5)
+_ONE_OVER_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_GELU_CUBIC = 0.044715
+
+
+class GELU(Activation):
+    """Gaussian error linear unit: ``g(z) = z * Phi(z)``, the input weighted by the
+    standard normal CDF ``Phi(z) = (1 + erf(z / sqrt(2))) / 2``.
+
+    ``g'(z) = Phi(z) + z * phi(z)`` with the normal density
+    ``phi(z) = exp(-z^2 / 2) / sqrt(2 pi)``. The activation of BERT and GPT.
+
+    With ``approximate=True`` the tanh form
+    ``g(z) = z / 2 * (1 + tanh(sqrt(2/pi) * (z + 0.044715 z^3)))`` is used.
+    ``approximate=False`` (the default, as in Keras) uses a NumPy implementation
+    of erf (W. J. Cody's rational approximations, accurate to about 1e-15).
+
+    Parameters
+    ----------
+    approximate : bool, default False
+    """
+
+    name = "gelu"
+    formula = "g(z) = z * Phi(z) = z / 2 * (1 + erf(z / sqrt(2)))"
+    derivative_formula = "g'(z) = Phi(z) + z * exp(-z^2 / 2) / sqrt(2 pi)"
+    latex = r"g(z) = z\,\Phi(z) = \frac{z}{2}\left(1 + \mathrm{erf}(z / \sqrt{2})\right)"
+    derivative_latex = r"g'(z) = \Phi(z) + z\,\frac{e^{-z^2/2}}{\sqrt{2\pi}}"
+
+    def __init__(self, approximate: bool = False) -> None:
+        if not isinstance(approximate, (bool, np.bool_)):
+            raise TypeError(f"approximate must be True or False, got {approximate!r}")
+        self.approximate = bool(approximate)
+
+    def _tanh_inner(self, z: np.ndarray) -> np.ndarray:
+        """``tanh(u)`` with ``u = sqrt(2/pi) * (z + 0.044715 z^3)``."""
+        u = z * z
+        u *= _GELU_CUBIC
+        u += 1.0
+        u *= z
+        u *= _SQRT_2_OVER_PI
+        return np.tanh(u, out=u)
+
+    def forward(self, z, out=None):
+        out = _buffer(z, out)
+        if self.approximate:
+            np.copyto(out, self._tanh_inner(z))
+            out += 1.0
+        else:
+            np.multiply(z, -_SQRT_HALF, out=out)
+            np.copyto(out, _erfc(out))  # erfc(-z/sqrt2) = 1 + erf(z/sqrt2) = 2 Phi(z)
+        out *= z
+        out *= 0.5
+        return out
+
+    def derivative(self, z, a):
+        if self.approximate:
+            # g = z/2 (1 + t); g' = (1 + t)/2 + z/2 (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 z^2)
+            t = self._tanh_inner(z)
+            du_dz = z * z
+            du_dz *= 3.0 * _GELU_CUBIC
+            du_dz += 1.0
+            du_dz *= _SQRT_2_OVER_PI
+            slope = 1.0 - t * t
+            slope *= du_dz
+            slope *= z
+            slope += 1.0 + t
+            slope *= 0.5
+            return slope
+        density = z * z
+        density *= -0.5
+        np.exp(density, out=density)
+        density *= _ONE_OVER_SQRT_2PI  # phi(z)
+        cdf = _erfc(z * -_SQRT_HALF)
+        cdf *= 0.5  # Phi(z)
+        density *= z
+        density += cdf
+        return density
+
+    def get_config(self):
+        return {**super().get_config(), "approximate": self.approximate}
+
+
+class HardSigmoid(Activation):
+    """Hard sigmoid (Keras 3 definition): ``g(z) = relu6(z + 3) / 6 = clip(z/6 + 1/2, 0, 1)``.
+
+    ``g'(z) = 1/6 if -3 < z < 3 else 0``. A piecewise-linear, cheaper sigmoid.
+    (Keras 2 used ``clip(0.2 z + 0.5, 0, 1)``; PyTorch's ``hardsigmoid`` matches Keras 3.)
+    """
+
+    name = "hard_sigmoid"
+    formula = "g(z) = min(max(z + 3, 0), 6) / 6"
+    derivative_formula = "g'(z) = 1/6 if -3 < z < 3 else 0"
+    latex = r"g(z) = \frac{\min(\max(z + 3, 0), 6)}{6}"
+    derivative_latex = r"g'(z) = \begin{cases} 1/6 & -3 < z < 3 \\ 0 & \text{otherwise} \end{cases}"
+
+    def forward(self, z, out=None):
+        out = np.add(z, 3.0, out=_buffer(z, out))
+        np.clip(out, 0.0, 6.0, out=out)
+        out /= 6.0
+        return out
+
+    def derivative(self, z, a):
+        inside = (z > -3.0) & (z < 3.0)
+        return np.multiply(inside, 1.0 / 6.0, dtype=z.dtype)
+
+
+# --------------------------------------------------------------------------------------
+# lookup by name
+
+
+_CLASSES: dict[str, type[Activation]] = {
+    cls.name: cls
+    for cls in (
+        Linear, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, BinaryStep, ELU, SELU,
+        Softplus, Softsign, Swish, GELU, HardSigmoid,
+    )
+}
+_ALIASES = {"silu": "swish", "leakyrelu": "leaky_relu"}
+
+#: The names of every activation :func:`get` knows (aliases not included).
+ALL: tuple[str, ...] = tuple(_CLASSES)
+
+
+def get(identifier: Any) -> Activation:
+    """Return an :class:`Activation` for ``identifier``.
+
+    Parameters
+    ----------
+    identifier : None, str, dict or Activation
+        ``None`` gives ``linear``; a name (case-insensitive, see :data:`ALL`;
+        ``'silu'`` is ``'swish'``, ``'leakyrelu'`` is ``'leaky_relu'``); a config
+        dict such as ``{'name': 'leaky_relu', 'alpha': 0.1}``; an instance is
+        returned as is.
+    """
+    if identifier is None:
+        return Linear()
+    if isinstance(identifier, Activation):
+        return identifier
+    if isinstance(identifier, str):
+        name = check_choice("activation", identifier, (*_CLASSES, *_ALIASES))
+        return _CLASSES[_ALIASES.get(name, name)]()
+    if isinstance(identifier, dict):
+        if "name" not in identifier:
+            raise ValueError(
+                f"an activation config dict needs a 'name' key, got keys {sorted(identifier)}"
+            )
+        params = {k: v for k, v in identifier.items() if k != "name"}
+        name = check_choice("activation", identifier["name"], (*_CLASSES, *_ALIASES))
+        cls = _CLASSES[_ALIASES.get(name, name)]
+        try:
+            return cls(**params)
+        except TypeError as exc:
+            raise TypeError(f"invalid parameters {params} for activation {name!r}: {exc}") from None
+    raise TypeError(
+        "activation must be None, a name such as 'relu', a config dict or an Activation "
+        f"instance, got {identifier!r} ({type(identifier).__name__})"
+    )
+
+
+def serialize(activation: Any) -> dict:
+    """The config dict of ``activation`` (anything :func:`get` accepts); JSON-friendly."""
+    return get(activation).get_config()

@@ -1,0 +1,70 @@
+"""The ``glassnet`` command: ``glassnet demo circles``, ``glassnet explain model.glassnet``, ..."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from glassnet import demos
+
+    run = demos.DEMOS[args.name]
+    kwargs = {"seed": args.seed, "verbose": args.verbose}
+    if args.epochs is not None:
+        kwargs["epochs"] = args.epochs
+    if args.name == "digit9" and args.mnist is not None:
+        kwargs["path"] = args.mnist
+    result = run(**kwargs)
+    if result.baseline_accuracy is not None:
+        print(f"always 'not 9' baseline accuracy: {result.baseline_accuracy:.4f}")
+    print(f"test accuracy: {result.test_accuracy:.4f}")
+    if args.plots:
+        from glassnet.viz.report import write_demo_plots
+
+        for path in write_demo_plots(result, args.plots, name=args.name):
+            print(f"wrote {path}")
+    return 0
+
+
+def _summary(args: argparse.Namespace) -> int:
+    from glassnet.models import load_model
+
+    load_model(args.model, compile=False).summary()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="glassnet", description="A small, readable neural-network library that shows its mathematics."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="train one of the articles' worked examples")
+    demo.add_argument("name", choices=["circles", "digit9", "fruit"])
+    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    demo.add_argument("--epochs", type=int, default=None, help="number of epochs")
+    demo.add_argument("--verbose", type=int, choices=[0, 1, 2], default=None,
+                      help="0 silent, 1 progress bar, 2 one line per epoch (default: auto)")
+    demo.add_argument("--mnist", default=None,
+                      help="digit9: MNIST directory or CSV instead of the built-in slice")
+    demo.add_argument("--plots", metavar="DIR", default=None,
+                      help="write the animation, history, network and boundary pictures into DIR")
+    demo.set_defaults(func=_demo)
+
+    summary = commands.add_parser("summary", help="print the summary of a saved model")
+    summary.add_argument("model")
+    summary.set_defaults(func=_summary)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "verbose", None) is None and args.command == "demo":
+        args.verbose = "auto"
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""The fully connected layer: ``Z = A_prev W + b``, ``A = g(Z)``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from glassnet import activations, initializers, regularizers
+from glassnet._validation import check_int
+from glassnet.layers.base import Layer, Workspace
+
+
+class Dense(Layer):
+    r"""A fully connected layer of ``units`` neurons.
+
+    Forward propagation, for a batch of ``m`` examples stored as rows::
+
+        Z = A_prev · W + b          A_prev (m, n_prev), W (n_prev, n), b (n,), Z (m, n)
+        A = g(Z)                    A (m, n)
+
+    Backward propagation (the chain rule), given ``dA = ∂L/∂A`` of each example::
+
+        dZ      = dA * g'(Z)                  (m, n)
+        dW      = A_prevᵀ · dZ / m            (n_prev, n)
+        db      = Σ_rows dZ / m               (n,)
+        dA_prev = dZ · Wᵀ                     (m, n_prev)
+
+    The articles write the same equations with examples as *columns*:
+    ``Z = W·A + b`` with ``W`` of shape ``(n[l], n[l-1])`` and ``X`` of shape
+    ``(n_x, m)``. glassnet stores examples as rows (as Keras, scikit-learn and
+    NumPy do), so its ``W`` is the transpose of the articles' ``W`` and every
+    equation above is the articles' equation transposed.
+
+    Parameters
+    ----------
+    units : int
+        Number of neurons ``n``.
+    activation : str or Activation, optional
+        ``g``; ``None`` means linear (``A = Z``).
+    use_bias : bool
+        Whether to add ``b``.
+    kernel_initializer, bias_initializer : str or Initializer
+        ``'auto'`` (the default) picks ``he_uniform`` kernels and a small constant
+        bias of 0.1 for ReLU-family activations and Keras's ``glorot_uniform`` /
+        ``zeros`` otherwise; see docs/keras-differences.md for why.
+    kernel_regularizer, bias_regularizer : str or Regularizer, optional
+        ``'l1'``, ``'l2'``, ``'l1_l2'`` or an instance; its penalty is added to the loss.
+    """
+
+    _RELU_FAMILY = ("relu", "leaky_relu", "elu", "selu", "gelu", "swish")
+
+    def __init__(
+        self,
+        units: int,
+        activation: Any = None,
+        use_bias: bool = True,
+        kernel_initializer: Any = "auto",
+        bias_initializer: Any = "auto",
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.units = check_int("units", units)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        relu_like = self.activation.name in self._RELU_FAMILY
+        if kernel_initializer == "auto":
+            kernel_initializer = "he_uniform" if relu_like else "glorot_uniform"
+        if bias_initializer == "auto":
+            bias_initializer = initializers.Constant(0.1) if relu_like else "zeros"
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self._workspace = Workspace()
+
+    def build(self, input_shape: tuple[int, ...]) -> None:
+        if len(input_shape) != 1:
+            raise ValueError(
+                f"Dense layer {self.name!r} expects 1-D examples (shape (n_features,)), got "
+                f"examples of shape {tuple(input_shape)}; add a Flatten layer before it"
+            )
+        self.input_shape = tuple(input_shape)
+        self.output_shape = (self.units,)
+        self.add_weight("kernel", (input_shape[0], self.units), self.kernel_initializer,
+                        self.kernel_regularizer)
+        if self.use_bias:
+            self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer)
+        self.built = True
+
+    def bind(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        super().bind(params, grads)
+        self.W, self.dW = params["kernel"], grads["kernel"]
+        if self.use_bias:
+            self.b, self.db = params["bias"], grads["bias"]
+        self._workspace.clear()
+
+    def forward(self, A_prev: np.ndarray, training: bool = False) -> np.ndarray:
+        m = A_prev.shape[0]
+        work = self._work(m, A_prev.dtype)
+        self.A_prev = A_prev
+        self.Z = np.matmul(A_prev, self.W, out=work["Z"])        # Z = A_prev · W
+        if self.use_bias:
+            self.Z += self.b                                      #   + b
+        if self.activation.name == "linear":
+            self.A = self.Z                                       # A = Z
+        else:
+            self.A = self.activation.forward(self.Z, out=work["A"])  # A = g(Z)
+        return self.A
+
+    def backward(self, dA: np.ndarray | None = None, *, dZ: np.ndarray | None = None) -> np.ndarray | None:
+        """Back-propagate ``dA`` (or, for a fused output layer, ``dZ`` directly).
+
+        ``dA`` is overwritten (it becomes ``dZ``): it is a work array owned by the
+        layer above, which no longer needs it.
+        """
+        m = self.A_prev.shape[0]
+        work = self._work(m, self.A_prev.dtype)
+        if dZ is None:
+            dZ = self.activation.backward(dA, self.Z, self.A, out=dA)   # dZ = dA * g'(Z)
+        np.matmul(self.A_prev.T, dZ, out=self.dW)                      # dW = A_prevᵀ · dZ
+        self.dW *= 1.0 / m                                              #      / m
+        if self.use_bias:
+            np.matmul(work["mean_row"][0], dZ, out=self.db)             # db = Σ dZ / m
+        self._add_regularization_gradients()
+        if not self.needs_input_gradient:
+            return None
+        return np.matmul(dZ, self.W.T, out=work["dA_prev"])            # dA_prev = dZ · Wᵀ
+
+    def _add_regularization_gradients(self) -> None:
+        if self.kernel_regularizer is not None:
+            self.dW += self.kernel_regularizer.gradient(self.W)
+        if self.use_bias and self.bias_regularizer is not None:
+            self.db += self.bias_regularizer.gradient(self.b)
+
+    def _work(self, m: int, dtype: np.dtype) -> dict[str, np.ndarray]:
+        work = self._workspace.get(
+            m, dtype, {"Z": (self.units,), "A": (self.units,), "dA_prev": self.input_shape}
+        )
+        if "mean_row" not in work:
+            # A row of 1/m: db = (1/m)·1ᵀ·dZ as one matrix-vector product (a GEMV is
+            # several times faster than dZ.sum(axis=0) for small batches).
+            work["mean_row"] = np.full((1, m), 1.0 / m, dtype=dtype)
+        return work
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            units=self.units,
+            activation=activations.serialize(self.activation),
+            use_bias=self.use_bias,
+            kernel_initializer=self.kernel_initializer.get_config(),
+            bias_initializer=self.bias_initializer.get_config(),
+            kernel_regularizer=None if self.kernel_regularizer is None
+            else self.kernel_regularizer.get_config(),
+            bias_regularizer=None if self.bias_regularizer is None
+            else self.bias_regularizer.get_config(),
+        )
+        return config

@@ -1,0 +1,63 @@
+"""Inverted dropout: randomly silence units while training."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from glassnet._validation import check_float
+from glassnet.layers.base import Layer, Workspace
+from glassnet.utils import make_rng
+
+
+class Dropout(Layer):
+    """Zero each unit with probability ``rate`` during training (inverted dropout).
+
+    Training::
+
+        mask = (u >= rate) / (1 - rate)     u ~ Uniform[0, 1), shape (m, *input_shape)
+        A    = A_prev * mask
+        dA_prev = dA * mask
+
+    Dividing by ``1 - rate`` keeps the expected activation unchanged, so at
+    inference the layer is the identity (``A = A_prev``) and needs no rescaling.
+
+    Parameters
+    ----------
+    rate : float in [0, 1)
+        Fraction of units to drop.
+    seed : int, optional
+        Seed of this layer's own random generator (else drawn from glassnet's
+        global seed, see :func:`glassnet.utils.set_random_seed`).
+    """
+
+    def __init__(self, rate: float, seed: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.rate = check_float("rate", rate, low=0.0, high=1.0, high_inclusive=False)
+        self.seed = seed
+        self.rng = make_rng(seed)
+        self._workspace = Workspace()
+
+    def forward(self, A_prev: np.ndarray, training: bool = False) -> np.ndarray:
+        self.training = training and self.rate > 0
+        if not self.training:
+            return A_prev
+        work = self._workspace.get(
+            A_prev.shape[0], A_prev.dtype, {"mask": self.input_shape, "A": self.input_shape}
+        )
+        mask = work["mask"]
+        self.rng.random(dtype=mask.dtype, out=mask)                  # u ~ Uniform[0, 1)
+        keep = 1.0 / (1.0 - self.rate)
+        np.greater_equal(mask, self.rate, out=mask)                  # 1 where kept, 0 where dropped
+        mask *= keep                                                 # ... scaled by 1 / (1 - rate)
+        self.mask = mask
+        return np.multiply(A_prev, mask, out=work["A"])              # A = A_prev * mask
+
+    def backward(self, dA: np.ndarray) -> np.ndarray:
+        if not self.training:
+            return dA
+        return np.multiply(dA, self.mask, out=dA)                    # dA_prev = dA * mask
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}

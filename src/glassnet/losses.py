@@ -1,0 +1,739 @@
+r"""Loss functions: the number that training makes small, and its gradient.
+
+Conventions (the same as Keras)
+-------------------------------
+Samples are rows. ``y_pred`` (the network's output ``A``) has shape ``(m, k)``:
+``m`` examples, ``k`` output units. ``y_true`` has the same shape, except for
+:class:`SparseCategoricalCrossentropy`, whose targets are ``m`` class ids.
+
+* ``per_sample(y_true, y_pred)`` is the loss ``l_i`` of each example, shape ``(m,)``.
+  Element-wise losses (MSE, MAE, binary cross-entropy, Huber, hinge, log-cosh)
+  average over the ``k`` outputs; categorical cross-entropy sums over the classes.
+* ``loss(y_true, y_pred, sample_weight=w)`` is the batch loss
+  ``L = (1/m) Σ_i w_i l_i`` (``w_i = 1`` by default; Keras's ``"sum_over_batch_size"``).
+* ``gradient(y_true, y_pred)`` is ``∂l_i/∂ŷ_i`` for every example, shape ``(m, k)``.
+  It is **not** divided by ``m``: the Dense layer does that, as the textbook writes
+  ``dW = A_prevᵀ · dZ / m``.
+* ``output_gradient(y_true, a, z, activation_name)`` is ``∂l_i/∂z_i`` straight through
+  the output activation when the product of the two derivatives simplifies
+  (sigmoid with binary cross-entropy, softmax with categorical cross-entropy), else
+  ``None``.
+
+Numerical safety
+----------------
+Probabilities are clipped to ``[EPSILON, 1 - EPSILON]`` with Keras's
+``EPSILON = 1e-7`` before taking logs, so ``log(0)`` never happens; the largest
+loss a single probability can produce is ``-log(1e-7) ≈ 16.1``. Losses written
+in terms of logits (``from_logits=True``, or ``per_sample(..., z=Z)``) need no
+clipping: they use ``max(z, 0) - z·y + log(1 + e^{-|z|})`` and the log-sum-exp
+trick, which are exact and never overflow, even for float32 logits of ±1e4.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from glassnet._validation import check_array, check_choice, check_float, check_int
+from glassnet.config import float_dtype
+
+EPSILON = 1e-7
+"""Keras's ``backend.epsilon()``: probabilities are clipped to ``[EPSILON, 1 - EPSILON]``."""
+
+
+# --------------------------------------------------------------------------- helpers
+def _sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``σ(z) = 1 / (1 + e^{-z})`` without overflow.
+
+    With ``e = e^{-|z|}`` (always in ``(0, 1]``): ``σ(z) = 1/(1+e)`` for ``z ≥ 0`` and
+    ``σ(z) = e/(1+e)`` for ``z < 0``. Same shape and dtype as ``z``.
+    """
+    e = np.exp(-np.abs(z))
+    out = np.add(1.0, e, out=out)
+    np.reciprocal(out, out=out)
+    np.multiply(out, e, out=out, where=z < 0)
+    return out
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    """``log softmax(z)_j = z_j - log Σ_c e^{z_c}`` along axis 1, via log-sum-exp.
+
+    Subtracting the row maximum first makes every exponent ``≤ 0``. Shape ``(m, k)``.
+    """
+    shifted = z - z.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def _softmax(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``softmax(z)_j = e^{z_j - max z} / Σ_c e^{z_c - max z}`` along axis 1."""
+    out = np.subtract(z, z.max(axis=1, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out /= out.sum(axis=1, keepdims=True)
+    return out
+
+
+def _as_float(array: Any) -> np.ndarray:
+    array = np.asarray(array)
+    return array if array.dtype.kind == "f" else array.astype(float_dtype())
+
+
+def _as_rows(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Both as float ``(m, k)`` arrays; ``(m,)`` is read as ``(m, 1)`` (as Keras does)."""
+    y_pred = _as_float(y_pred)
+    if y_pred.ndim == 1:
+        y_pred = y_pred[:, None]
+    y_true = _as_float(y_true)
+    if y_true.ndim == 1:
+        y_true = y_true[:, None]
+    if y_true.shape != y_pred.shape:
+        raise ValueError(
+            "y_true and y_pred must have the same shape (m, k), "
+            f"got {y_true.shape} and {y_pred.shape}"
+        )
+    return y_true, y_pred
+
+
+def _empty_like(y_pred: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    return np.empty_like(y_pred) if out is None else out
+
+
+def sample_weight_vector(sample_weight: Any, m: int) -> np.ndarray | None:
+    """Check ``sample_weight`` and return it as shape ``(m,)`` (``None`` stays ``None``)."""
+    if sample_weight is None:
+        return None
+    weights = check_array("sample_weight", sample_weight, ndim=(0, 1, 2), allow_empty=True)
+    if weights.ndim == 0:
+        return np.full(m, float(weights))
+    if weights.size != m:
+        raise ValueError(
+            f"sample_weight must hold one weight per sample ({m}), got shape {weights.shape}"
+        )
+    return weights.reshape(m)
+
+
+def _first_offending_value(values: np.ndarray, bad: np.ndarray) -> str:
+    return f"{values[bad].flat[0]:g}"
+
+
+# --------------------------------------------------------------------------- base class
+class Loss:
+    """Base class. Subclasses implement :meth:`per_sample` and :meth:`gradient`.
+
+    Attributes
+    ----------
+    name : str
+        The registry name (``get(name)`` builds this loss).
+    formula, latex : str
+        The per-sample loss ``l`` for one example, as text and as LaTeX.
+    from_logits : bool
+        Whether ``y_pred`` holds logits (scores before sigmoid/softmax).
+    logits_activation : str or None
+        The output activation whose pre-activation ``z`` :meth:`per_sample` can use
+        (``'sigmoid'`` for binary, ``'softmax'`` for categorical cross-entropy).
+        Pass ``z`` only when the last layer's activation has this name.
+    """
+
+    name = "loss"
+    formula = ""
+    latex = ""
+    from_logits = False
+    logits_activation: str | None = None
+
+    # -- targets ---------------------------------------------------------------
+    def prepare_targets(self, y: Any, n_outputs: int, dtype: Any = None) -> np.ndarray:
+        """Validate and convert the user's targets once, before training.
+
+        Parameters
+        ----------
+        y : array-like, shape (m, n_outputs), or (m,) when n_outputs == 1
+        n_outputs : int
+            Number of units ``k`` of the model's output layer.
+        dtype : dtype, optional
+            Float type of the result; default ``glassnet.config.float_dtype()``.
+
+        Returns
+        -------
+        ndarray of shape (m, n_outputs) and the given float dtype.
+        """
+        n_outputs = check_int("n_outputs", n_outputs)
+        y = self._check_values(check_array("y", y, ndim=(1, 2)))
+        if y.ndim == 1 and n_outputs == 1:
+            y = y[:, None]
+        if y.ndim != 2 or y.shape[1] != n_outputs:
+            raise ValueError(
+                f"{self.name} expects targets of shape (m, {n_outputs}) for a model with "
+                f"{n_outputs} output unit(s), got y of shape {y.shape}"
+            )
+        y = self._convert(y)
+        return np.ascontiguousarray(y, dtype=float_dtype() if dtype is None else dtype)
+
+    def _check_values(self, y: np.ndarray) -> np.ndarray:
+        """Hook: raise if the values of ``y`` make no sense for this loss."""
+        return y
+
+    def _convert(self, y: np.ndarray) -> np.ndarray:
+        """Hook: turn checked targets into the form :meth:`per_sample` expects."""
+        return y
+
+    # -- value -----------------------------------------------------------------
+    def per_sample(self, y_true: Any, y_pred: Any, z: Any = None) -> np.ndarray:
+        """The loss ``l_i`` of every example, shape ``(m,)``.
+
+        ``z`` is the output layer's pre-activation, ``y_pred = g(z)``. The cross-entropies
+        use it (when ``g`` is :attr:`logits_activation`) to compute the loss from logits,
+        exactly, instead of clipping ``y_pred``; the other losses ignore it.
+        """
+        raise NotImplementedError
+
+    def __call__(
+        self, y_true: Any, y_pred: Any, sample_weight: Any = None, *, z: Any = None
+    ) -> float:
+        """Batch loss ``L = (1/m) Σ_i w_i l_i`` (a Python float)."""
+        losses = self.per_sample(y_true, y_pred, z=z)
+        weights = sample_weight_vector(sample_weight, len(losses))
+        if weights is None:
+            return float(np.mean(losses))
+        return float(np.dot(weights, losses) / len(losses))
+
+    # -- gradients -------------------------------------------------------------
+    def gradient(self, y_true: Any, y_pred: Any, out: np.ndarray | None = None) -> np.ndarray:
+        """``∂l_i/∂ŷ_i`` for every example, shape ``(m, k)``, dtype of ``y_pred``.
+
+        Not divided by ``m``. ``out`` (shape ``(m, k)``) receives the result if given.
+        """
+        raise NotImplementedError
+
+    def output_gradient(
+        self,
+        y_true: np.ndarray,
+        a: np.ndarray,
+        z: np.ndarray,
+        activation_name: str,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray | None:
+        """``∂l_i/∂z_i`` through the output activation ``a = g(z)``, or ``None``.
+
+        For a linear output (``a = z``) this is just :meth:`gradient`. Subclasses add
+        the sigmoid / softmax cases where ``g'`` cancels. ``None`` tells the model to
+        use the general chain rule ``dZ = gradient(y, a) * g'(z)``.
+        """
+        if activation_name == "linear":
+            return self.gradient(y_true, a, out=out)
+        return None
+
+    # -- serialisation ---------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        """``{'class_name': ..., **constructor arguments}``; ``get(config)`` rebuilds it."""
+        return {"class_name": type(self).__name__}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "class_name")
+        return f"{type(self).__name__}({args})"
+
+
+# --------------------------------------------------------------------------- regression
+class MeanSquaredError(Loss):
+    r"""Mean squared error.
+
+    ``l = (1/k) Σ_j (ŷ_j - y_j)²``;  gradient ``∂l/∂ŷ = 2 (ŷ - y) / k``.
+    """
+
+    name = "mean_squared_error"
+    formula = "l = (1/k) Σ_j (ŷ_j - y_j)²"
+    latex = r"\ell = \frac{1}{k}\sum_j (\hat y_j - y_j)^2"
+
+    def per_sample(self, y_true: Any, y_pred: Any, z: Any = None) -> np.ndarray:
+        y_true, y_pred = _as_rows(y_true, y_pred)
+        return np.square(y_pred - y_true).mean(axis=1)
+
+    def gradient(self, y_true: Any, y_pred: Any, out: np.ndarray | None = None) -> np.ndarray:
+        y_true, y_pred = _as_rows(y_true, y_pred)
+        out = np.subtract(y_pred, y_true, out=_empty_like(y_pred, out))
+        out *= 2.0 / y_pred.shape[1]
+        return out
+
+
+class MeanAbsoluteError(Loss):
+    r"""Mean absolute error.
+
+    ``l = (1/k) Σ_j |ŷ_j - y_j|``;  gradient ``∂l/∂ŷ = sign(ŷ - y) / k`` (0 where ``ŷ = y``).
+    """
+
+    name = "mean_absolute_error"
+    formula = "l = (1/k) Σ_j |ŷ_j - y_j|"
+    latex = r"\ell = \frac{1}{k}\sum_j |\hat y_j - y_j|"
+
+    def per_sample(self, y_true: Any, y_pred: Any, z: Any = None) -> np.ndarray:
+        y_true, y_pred = _as_rows(y_true, y_pred)
+        return np.abs(y_pred - y_true).mean(axis=1)
+
+    def gradient(self, y_true: Any, y_pred: Any, out: np.ndarray | None = None) -> np.ndarray:
+        y_true, y_pred = _as_rows(y_true, y_pred)
+        out = np.subtract(y_pred, y_true, out=_empty_like(y_pred, out))
+        np.sign(out, out=out)
+        out *= 1.0 / y_pred.shape[1]
+        return out
+
+
+class Huber(Loss):
+    r"""Huber loss: squared for small errors, linear for large ones.
+
+    With ``e = ŷ - y``::
+
+        l = (1/k) Σ_j  { ½ e_j²              if |e_j| ≤ δ
+                       { δ |e_j| - ½ δ²      otherwise
+
+    Gradient ``∂l/∂ŷ = clip(e, -δ, δ) / k``.
+
+    Parameters
+    ----------
+    delta : float
+        ``δ > 0``, where the loss turns from quadratic to linear.
+    """
+
+    name = "huber"
+    formula = "l = (1/k) Σ_j [½ e_j² if |e_j| ≤ δ else δ|e_j| - ½δ²],  e = ŷ - y"
+    latex = (
+        r"\ell = \frac{1}{k}\sum_j \begin{cases} \tfrac12 e_j^2 & |e_j|\le\delta \\ "
+        r"\delta |e_j| - \tfrac12\delta^2 & \text{otherwise}\end{cases},\quad e=\hat y-y"
+    )
+
+    def __init__(self, delta: float = 1.0) -> None:
+        self.delta = check_float("delta", delta, low=0.0, low_inclusive=False)
+
+    def per_sample(self, y_true: Any, y_pred: Any, z: Any = None) -> np.ndarray:
+        y_true, y_pred = _as_rows(y_true, y_pred)
+        error = y_pred - y_true
+        abs_error = np.abs(error)
+        quadratic = 0.5 * np.square(error)
+        linear = self.delta * abs_error - 0.5 * self.delta**2
+        return np.where(abs_error <= self.delta, quadratic, linear).mean(axis=1)
+
+    def gradient(self, y_true: Any, y_pred: Any, out: np.ndarray | None = None) -> np.ndarray:
+        y_true, y_pred = _as_rows(y_true, y_pred)
+        out = np.subtract(y_pred, y_true, out=_empty_like(y_pred, out))
+        np.clip(out, -self.delta, self.delta, out=out)
+        out *= 1.0 / y_pred.shape[1]
+        return out
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "delta": self.delta}
+
+
+class LogCosh(Loss):
+    r"""Logarithm of the hyperbolic cosine of the error.
+
+    ``l = (1/k) Σ_j log cosh(e_j)``, ``e = ŷ - y``; about ``½e²`` for small errors and
+    ``|e| - log 2`` for large ones. Computed as ``e + softplus(-2e) - log 2`` (as Keras
+    does), which never overflows. Gradient ``∂l/∂ŷ = tanh(e) / k``.
+    """
+
+    name = "log_cosh"
+    formula = "l = (1/k) Σ_j log(cosh(ŷ_j - y_j))"
+    latex = r"\ell = \frac{1}{k}\sum_j \log\cosh(\hat y_j - y_j)"
+
+    def per_sample(self, y_true: Any, y_pred: Any, z: Any = None) -> np.ndarray:
+        y_true, y_pred = _as_rows(y_true, y_pred)
+        error = y_pred - y_true
+        # softplus(t) = log(1 + e^t) = max(t, 0) + log1p(e^{-|t|}), with t = -2e
+        softplus = np.maximum(-2.0 * error, 0.0) + np.log1p(np.exp(-2.0 * np.abs(error)))
+        return (error + softplus - math.log(2.0)).mean(axis=1)
+
+    def gradient(self, y_true: Any, y_pred: Any, out: np.ndarray | None = None) -> np.ndarray:
+        y_true, y_pred = _as_rows(y_true, y_pred)
+        out = np.subtract(y_pred, y_true, out=_empty_like(y_pred, out))
+        np.tanh(out, out=out)
+        out *= 1.0 / y_pred.shape[1]
+        return out
+
+
+class Hinge(Loss):
+    r"""Hinge loss (maximum-margin classification).
+
+    ``l = (1/k) Σ_j max(0, 1 - y_j ŷ_j)`` with labels ``y ∈ {-1, 1}``. Labels in
+    ``{0, 1}`` are converted with ``y ← 2y - 1``, as Keras does (the conversion leaves
+    ``{-1, 1}`` labels unchanged, so it is safe to repeat). ``ŷ`` is a raw score
+    (use a linear or tanh output). Gradient ``∂l/∂ŷ = -y / k`` where ``y ŷ < 1``, else 0.
+    """
+
+    name = "hinge"
+    formula = "l = (1/k) Σ_j max(0, 1 - y_j ŷ_j),  y ∈ {-1, 1}"
+    latex = r"\ell = \frac{1}{k}\sum_j \max(0,\ 1 - y_j \hat y_j),\quad y\in\{-1,1\}"
+
+    @staticmethod
+    def _signed(y_true: np.ndarray) -> np.ndarray:
+        if np.all((y_true == 0) | (y_true == 1)):
+            return 2.0 * y_true - 1.0
+        return y_true
+
+    def _check_values(self, y: np.ndarray) -> np.ndarray:
+        zero_one = (y == 0) | (y == 1)
+        minus_one_one = (y == -1) | (y == 1)
+        if not (zero_one.all() or minus_one_one.all()):
+            bad = ~(zero_one | minus_one_one)
+            value = _first_offending_value(y, bad) if bad.any() else "both 0 and -1"
+            raise ValueError(f"hinge expects labels in {{-1, 1}} or {{0, 1}}; y contains {value}")
+        return y
+
+    def _convert(self, y: np.ndarray) -> np.ndarray:
+        return self._signed(y)
+
+    def per_sample(self, y_true: Any, y_pred: Any, z: Any = None) -> np.ndarray:
+        y_true, y_pred = _as_rows(y_true, y_pred)
+        margin = 1.0 - self._signed(y_true) * y_pred
+        return np.maximum(margin, 0.0).mean(axis=1)
+
+    def gradient(self, y_true: Any, y_pred: Any, out: np.ndarray | None = None) -> np.ndarray:
+        y_true, y_pred = _as_rows(y_true, y_pred)
+        signed = self._signed(y_true)
+        out = np.multiply(signed, -1.0 / y_pred.shape[1], out=_empty_like(y_pred, out))
+        out *= signed * y_pred < 1.0
+        return out
+
+
+# --------------------------------------------------------------------------- cross-entropies
+class BinaryCrossentropy(Loss):
+    r"""Binary cross-entropy (log loss), for sigmoid outputs.
+
+    ``l = -(1/k) Σ_j [y_j log a_j + (1 - y_j) log(1 - a_j)]``, ``y ∈ [0, 1]``,
+    ``a = clip(ŷ, ε, 1 - ε)``, ``ε = 1e-7``.
+
+    Gradient with respect to the probability: ``∂l/∂a = (a - y) / (a (1 - a)) / k``
+    (0 where ``ŷ`` lies outside the clip range, as the clip is flat there).
+
+    From logits (``from_logits=True``, or ``per_sample(y, a, z=z)`` with ``a = σ(z)``)
+    the same loss is ``(1/k) Σ_j [max(z_j, 0) - z_j y_j + log(1 + e^{-|z_j|})]``,
+    exact and overflow-free, with gradient ``∂l/∂z = (σ(z) - y) / k``.
+
+    Fused sigmoid + BCE (:meth:`output_gradient`): ``∂l/∂z = (a - y) / k``, because
+    ``∂l/∂a = (a - y) / (a(1 - a)) / k`` and ``σ'(z) = a(1 - a)``: the denominators cancel.
+
+    Parameters
+    ----------
+    from_logits : bool
+        Whether ``y_pred`` holds logits ``z`` instead of probabilities ``a = σ(z)``.
+    """
+
+    name = "binary_crossentropy"
+    logits_activation = "sigmoid"
+    formula = "l = -[y log(a) + (1-y) log(1-a)]  (averaged over the k outputs)"
+    latex = r"\ell = -\frac{1}{k}\sum_j \left[y_j\log a_j + (1-y_j)\log(1-a_j)\right]"
+
+    def __init__(self, from_logits: bool = False) -> None:
+        self.from_logits = bool(from_logits)
+
+    def _check_values(self, y: np.ndarray) -> np.ndarray:
+        outside = (y < 0) | (y > 1)
+        if outside.any():
+            raise ValueError(
+                f"binary_crossentropy expects targets in [0, 1]; y contains "
+                f"{_first_offending_value(y, outside)}. For class ids 0..K-1 use "
+                f"loss='sparse_categorical_crossentropy' with a softmax output of K units."
+            )
+        return y
+
+    @staticmethod
+    def _from_logits(y_true: np.ndarray, z: np.ndarray) -> np.ndarray:
+        # -[y log σ(z) + (1-y) log(1-σ(z))] = max(z, 0) - z y + log(1 + e^{-|z|})
+        return (np.maximum(z, 0.0) - z * y_true + np.log1p(np.exp(-np.abs(z)))).mean(axis=1)
+
+    def per_sample(self, y_true: Any, y_pred: Any, z: Any = None) -> np.ndarray:
+        y_true, y_pred = _as_rows(y_true, y_pred)
+        if self.from_logits:
+            return self._from_logits(y_true, y_pred)
+        if z is not None:
+            return self._from_logits(y_true, _as_rows(y_true, z)[1])
+        a = np.clip(y_pred, EPSILON, 1.0 - EPSILON)
+        return -(y_true * np.log(a) + (1.0 - y_true) * np.log1p(-a)).mean(axis=1)
+
+    def gradient(self, y_true: Any, y_pred: Any, out: np.ndarray | None = None) -> np.ndarray:
+        y_true, y_pred = _as_rows(y_true, y_pred)
+        k = y_pred.shape[1]
+        if self.from_logits:
+            out = _sigmoid(y_pred, out=_empty_like(y_pred, out))   # σ(z)
+            out -= y_true                                         #      - y
+            out *= 1.0 / k
+            return out
+        a = np.clip(y_pred, EPSILON, 1.0 - EPSILON)
+        inside = a == y_pred
+        out = np.subtract(a, y_true, out=_empty_like(y_pred, out))  # (a - y)
+        out /= a * (1.0 - a)                                        #   / (a (1 - a))
+        out *= inside                                               # 0 where clipped
+        if k != 1:
+            out *= 1.0 / k
+        return out
+
+    def output_gradient(
+        self,
+        y_true: np.ndarray,
+        a: np.ndarray,
+        z: np.ndarray,
+        activation_name: str,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray | None:
+        """``dZ = (A - Y) / k`` for a sigmoid output (``(σ(Z) - Y) / k`` from logits)."""
+        if activation_name == "sigmoid" and not self.from_logits:
+            out = np.subtract(a, y_true, out=_empty_like(a, out))
+            if a.shape[1] != 1:
+                out *= 1.0 / a.shape[1]
+            return out
+        return super().output_gradient(y_true, a, z, activation_name, out=out)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "from_logits": self.from_logits}
+
+
+class CategoricalCrossentropy(Loss):
+    r"""Categorical cross-entropy, for softmax outputs and one-hot targets.
+
+    ``l = -Σ_j y_j log a_j``, ``a = clip(ŷ, ε, 1 - ε)``, ``ε = 1e-7``; each row of ``y``
+    sums to 1 (one-hot or soft labels). Gradient ``∂l/∂a_j = -y_j / a_j``
+    (0 outside the clip range).
+
+    From logits: ``l = log Σ_c e^{z_c} - Σ_j y_j z_j`` (log-sum-exp), gradient
+    ``∂l/∂z = softmax(z) · Σ_j y_j - y``, i.e. ``softmax(z) - y``.
+
+    Fused softmax + CE (:meth:`output_gradient`): ``∂l/∂z = a - y``. Derivation:
+    ``∂a_c/∂z_j = a_c (δ_cj - a_j)``, so ``∂l/∂z_j = Σ_c (-y_c/a_c) a_c (δ_cj - a_j)
+    = -y_j + a_j Σ_c y_c = a_j - y_j`` because the rows of ``y`` sum to 1.
+
+    Keras also divides each probability row by its sum before clipping; for the output
+    of a softmax (rows that sum to 1) the two are the same.
+
+    Parameters
+    ----------
+    from_logits : bool
+        Whether ``y_pred`` holds logits ``z`` instead of probabilities ``softmax(z)``.
+    """
+
+    name = "categorical_crossentropy"
+    logits_activation = "softmax"
+    formula = "l = -Σ_j y_j log(a_j)"
+    latex = r"\ell = -\sum_j y_j \log a_j"
+
+    def __init__(self, from_logits: bool = False) -> None:
+        self.from_logits = bool(from_logits)
+
+    def prepare_targets(self, y: Any, n_outputs: int, dtype: Any = None) -> np.ndarray:
+        n_outputs = check_int("n_outputs", n_outputs)
+        y = check_array("y", y, ndim=(1, 2))
+        hint = (
+            "If y holds integer class ids, use loss='sparse_categorical_crossentropy' or "
+            f"convert them with to_categorical(y, {n_outputs})."
+        )
+        if n_outputs == 1:
+            hint = "With a single output unit use loss='binary_crossentropy' and a sigmoid."
+        if y.ndim != 2 or y.shape[1] != n_outputs:
+            raise ValueError(
+                f"categorical_crossentropy expects one-hot targets of shape (m, {n_outputs}), "
+                f"got y of shape {y.shape}. {hint}"
+            )
+        row_sums = y.sum(axis=1)
+        off = np.abs(row_sums - 1.0) > 1e-3
+        if off.any() or (y < 0).any():
+            detail = (
+                f"row {int(np.argmax(off))} sums to {row_sums[off][0]:g}"
+                if off.any()
+                else f"y contains {y.min():g}"
+            )
+            raise ValueError(
+                "categorical_crossentropy expects each row of y to be a probability vector "
+                f"(non-negative, summing to 1); {detail}. {hint}"
+            )
+        return np.ascontiguousarray(y, dtype=float_dtype() if dtype is None else dtype)
+
+    def per_sample(self, y_true: Any, y_pred: Any, z: Any = None) -> np.ndarray:
+        y_true, y_pred = _as_rows(y_true, y_pred)
+        if self.from_logits:
+            return -(y_true * _log_softmax(y_pred)).sum(axis=1)
+        if z is not None:
+            return -(y_true * _log_softmax(_as_rows(y_true, z)[1])).sum(axis=1)
+        a = np.clip(y_pred, EPSILON, 1.0 - EPSILON)
+        return -(y_true * np.log(a)).sum(axis=1)
+
+    def gradient(self, y_true: Any, y_pred: Any, out: np.ndarray | None = None) -> np.ndarray:
+        y_true, y_pred = _as_rows(y_true, y_pred)
+        if self.from_logits:
+            out = _softmax(y_pred, out=_empty_like(y_pred, out))   # softmax(z)
+            out *= y_true.sum(axis=1, keepdims=True)              #   · Σ_j y_j  (= 1)
+            out -= y_true                                         #   - y
+            return out
+        a = np.clip(y_pred, EPSILON, 1.0 - EPSILON)
+        out = np.divide(y_true, a, out=_empty_like(y_pred, out))  # y / a
+        np.negative(out, out=out)                                 # -y / a
+        out *= a == y_pred                                        # 0 where clipped
+        return out
+
+    def output_gradient(
+        self,
+        y_true: np.ndarray,
+        a: np.ndarray,
+        z: np.ndarray,
+        activation_name: str,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray | None:
+        """``dZ = A - Y`` for a softmax output (rows of ``Y`` sum to 1)."""
+        if activation_name == "softmax" and not self.from_logits:
+            return np.subtract(a, y_true, out=_empty_like(a, out))
+        return super().output_gradient(y_true, a, z, activation_name, out=out)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "from_logits": self.from_logits}
+
+
+class SparseCategoricalCrossentropy(Loss):
+    r"""Categorical cross-entropy with integer class ids as targets.
+
+    ``y`` holds one class id ``c_i ∈ {0, …, k-1}`` per example (shape ``(m,)``); the loss
+    is categorical cross-entropy against the one-hot vector of ``c_i``, which is never
+    built: ``l_i = -log a_{i, c_i}``, ``a = clip(ŷ, ε, 1 - ε)``.
+
+    Gradient ``∂l/∂a_{i,j} = -1/a_{i,j}`` for ``j = c_i`` (0 elsewhere and outside the
+    clip). From logits: ``l = log Σ_c e^{z_c} - z_{c_i}``, ``∂l/∂z = softmax(z) - onehot(c)``.
+
+    Fused softmax + CE (:meth:`output_gradient`): ``dZ = A - onehot(c)``, formed by
+    copying ``A`` and subtracting 1 at ``[i, c_i]``; see :class:`CategoricalCrossentropy`
+    for the derivation.
+
+    Parameters
+    ----------
+    from_logits : bool
+        Whether ``y_pred`` holds logits ``z`` instead of probabilities ``softmax(z)``.
+    """
+
+    name = "sparse_categorical_crossentropy"
+    logits_activation = "softmax"
+    formula = "l = -log(a_c),  c = the true class id"
+    latex = r"\ell = -\log a_{c}"
+
+    def __init__(self, from_logits: bool = False) -> None:
+        self.from_logits = bool(from_logits)
+
+    def prepare_targets(self, y: Any, n_outputs: int, dtype: Any = None) -> np.ndarray:
+        """Return the class ids as int64, shape ``(m,)`` (``dtype`` is ignored)."""
+        n_outputs = check_int("n_outputs", n_outputs)
+        y = check_array("y", y, ndim=(1, 2))
+        if y.ndim == 2 and y.shape[1] != 1:
+            raise ValueError(
+                "sparse_categorical_crossentropy expects one integer class id per sample, "
+                f"shape (m,), got y of shape {y.shape}. For one-hot targets use "
+                "loss='categorical_crossentropy'."
+            )
+        y = y.reshape(-1)
+        if y.dtype.kind == "f":
+            fractional = y != np.round(y)
+            if fractional.any():
+                raise ValueError(
+                    "sparse_categorical_crossentropy expects integer class ids; y contains "
+                    f"{_first_offending_value(y, fractional)}"
+                )
+        invalid = (y < 0) | (y >= n_outputs)
+        if invalid.any():
+            raise ValueError(
+                f"sparse_categorical_crossentropy expects class ids in [0, {n_outputs - 1}] "
+                f"for a model with {n_outputs} output units; y contains "
+                f"{_first_offending_value(y, invalid)}"
+            )
+        return y.astype(np.int64)
+
+    @staticmethod
+    def _ids(y_true: Any) -> np.ndarray:
+        ids = np.asarray(y_true).reshape(-1)
+        return ids if ids.dtype.kind in "iu" else ids.astype(np.int64)
+
+    def _rows(self, y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        ids = self._ids(y_true)
+        y_pred = _as_float(y_pred)
+        if y_pred.ndim != 2 or len(ids) != len(y_pred):
+            raise ValueError(
+                f"y_pred must have shape (m, k) with m = {len(ids)} class ids, "
+                f"got {y_pred.shape}"
+            )
+        return ids, y_pred, np.arange(len(ids))
+
+    def per_sample(self, y_true: Any, y_pred: Any, z: Any = None) -> np.ndarray:
+        ids, y_pred, rows = self._rows(y_true, y_pred)
+        if self.from_logits or z is not None:
+            logits = y_pred if self.from_logits else _as_float(z)
+            shift = logits.max(axis=1)
+            log_sum_exp = shift + np.log(np.exp(logits - shift[:, None]).sum(axis=1))
+            return log_sum_exp - logits[rows, ids]
+        return -np.log(np.clip(y_pred[rows, ids], EPSILON, 1.0 - EPSILON))
+
+    def gradient(self, y_true: Any, y_pred: Any, out: np.ndarray | None = None) -> np.ndarray:
+        ids, y_pred, rows = self._rows(y_true, y_pred)
+        out = _empty_like(y_pred, out)
+        if self.from_logits:
+            _softmax(y_pred, out=out)
+            out[rows, ids] -= 1.0
+            return out
+        out.fill(0.0)
+        true_class = y_pred[rows, ids]                               # a_{i, c_i}
+        clipped = np.clip(true_class, EPSILON, 1.0 - EPSILON)
+        out[rows, ids] = np.where(clipped == true_class, -1.0 / clipped, 0.0)
+        return out
+
+    def output_gradient(
+        self,
+        y_true: np.ndarray,
+        a: np.ndarray,
+        z: np.ndarray,
+        activation_name: str,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray | None:
+        """``dZ = A - onehot(y)`` for a softmax output, without building the one-hot."""
+        if activation_name == "softmax" and not self.from_logits:
+            ids = self._ids(y_true)
+            if out is None:
+                out = a.copy()
+            elif out is not a:
+                np.copyto(out, a)
+            out[np.arange(len(ids)), ids] -= 1.0
+            return out
+        return super().output_gradient(y_true, a, z, activation_name, out=out)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "from_logits": self.from_logits}
+
+
+# --------------------------------------------------------------------------- registry
+_ALIASES: dict[str, type[Loss]] = {
+    "mse": MeanSquaredError,
+    "mean_squared_error": MeanSquaredError,
+    "mae": MeanAbsoluteError,
+    "mean_absolute_error": MeanAbsoluteError,
+    "binary_crossentropy": BinaryCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "huber": Huber,
+    "hinge": Hinge,
+    "log_cosh": LogCosh,
+    "logcosh": LogCosh,
+}
+_CLASSES: dict[str, type[Loss]] = {cls.__name__.lower(): cls for cls in _ALIASES.values()}
+
+
+def get(identifier: Any) -> Loss:
+    """Turn a name, a config dict or a :class:`Loss` into a :class:`Loss`.
+
+    Parameters
+    ----------
+    identifier : str, dict or Loss
+        A Keras name or alias (``'mse'``, ``'binary_crossentropy'``, ...); a dict from
+        :meth:`Loss.get_config` (``{'class_name': 'Huber', 'delta': 2.0}``) or in Keras's
+        ``{'class_name': ..., 'config': {...}}`` form; or an instance, returned as is.
+    """
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, dict):
+        config = dict(identifier)
+        class_name = check_choice("loss class_name", config.pop("class_name", None), _CLASSES)
+        return _CLASSES[class_name](**config.get("config", config))
+    if isinstance(identifier, str):
+        return _ALIASES[check_choice("loss", identifier, _ALIASES)]()
+    raise TypeError(
+        f"loss must be a name such as 'mse', a config dict or a Loss instance, "
+        f"got {identifier!r} ({type(identifier).__name__})"
+    )

@@ -1,0 +1,809 @@
+"""``Sequential``: a stack of layers you can compile, fit, evaluate, predict and save.
+
+Training is the articles' loop, one mini-batch at a time::
+
+    A = X                                   forward propagation, layer by layer
+    for each layer:  Z = A·W + b ;  A = g(Z)
+    L = loss(Y, A)                          how far we are from the targets
+    dZ = A - Y  (sigmoid/softmax output)    backward propagation, layer by layer
+    for each layer, last first:
+        dW = A_prevᵀ·dZ / m ;  db = Σ dZ / m ;  dA_prev = dZ·Wᵀ ;  dZ_prev = dA_prev * g'(Z_prev)
+    W := W - α·dW ;  b := b - α·db          (or Adam, RMSprop, ... : the optimizer)
+
+All parameters live in one contiguous buffer (``model.parameters``) and all
+gradients in another (``model.gradients``); each layer's ``W``, ``b``, ``dW``,
+``db`` are views into them. The optimizer updates the whole buffer in a few
+in-place passes.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from glassnet import callbacks as callbacks_module
+from glassnet import config, losses, metrics, optimizers
+from glassnet._validation import (
+    _describe,
+    check_array,
+    check_float,
+    check_int,
+    check_same_length,
+)
+from glassnet.layers.base import Layer
+from glassnet.layers.input import Input
+from glassnet.utils import make_rng
+
+
+class NotCompiledError(RuntimeError):
+    """The model must be compiled (``model.compile(loss=..., optimizer=...)``) first."""
+
+
+class NotBuiltError(RuntimeError):
+    """The model does not know its input shape yet, so it has no weights."""
+
+
+_sequential_count = 0
+
+
+class Sequential:
+    """A linear stack of layers.
+
+    Parameters
+    ----------
+    layers : list of Layer, optional
+        May start with :class:`~glassnet.layers.Input`.
+    name : str, optional
+
+    Examples
+    --------
+    >>> from glassnet.models import Sequential
+    >>> from glassnet.layers import Dense
+    >>> model = Sequential([Dense(4, input_dim=2, activation='relu'),
+    ...                     Dense(1, activation='sigmoid')])
+    >>> model.compile(loss='binary_crossentropy', optimizer='adam', metrics=['accuracy'])
+    """
+
+    def __init__(self, layers: Iterable[Layer | Input] | None = None, name: str | None = None):
+        global _sequential_count
+        self.name = name or ("sequential" if _sequential_count == 0 else f"sequential_{_sequential_count}")
+        _sequential_count += 1
+        self.layers: list[Layer] = []
+        self.input_shape: tuple[int, ...] | None = None
+        self.built = False
+        self.compiled = False
+        self.optimizer: optimizers.Optimizer | None = None
+        self.loss: losses.Loss | None = None
+        self.metrics: list[metrics.Metric] = []
+        self.history: callbacks_module.History | None = None
+        self.stop_training = False
+        self._stop_reason: str | None = None
+        self._rng = make_rng()          # shuffling in fit
+        self._init_rng = make_rng()     # initial weights
+        self._epoch = 0                 # epochs completed, for resuming
+        self._is_chief = True           # the process that prints (see glassnet.distributed)
+        self.parameters = np.empty(0, dtype=config.float_dtype())
+        self.gradients = np.empty(0, dtype=config.float_dtype())
+        for layer in layers or []:
+            self.add(layer)
+
+    # ------------------------------------------------------------------ construction
+    def add(self, layer: Layer | Input) -> None:
+        """Append a layer (or, first, an :class:`Input`)."""
+        if isinstance(layer, Input):
+            if self.layers:
+                raise ValueError("Input(...) must come before any layer")
+            self.input_shape = layer.shape
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add expects a glassnet layer, got {_describe(layer)}")
+        if any(existing is layer for existing in self.layers):
+            raise ValueError(f"Layer {layer.name!r} is already in this model")
+        if not self.layers and self.input_shape is None and layer.declared_input_shape:
+            self.input_shape = layer.declared_input_shape
+        elif self.layers and layer.declared_input_shape is not None:
+            warnings.warn(
+                f"input_shape given to layer {layer.name!r}, which is not the first layer; ignored",
+                stacklevel=2,
+            )
+        self.layers.append(layer)
+        self.built = False
+        self.metrics = []  # re-resolved for the new output shape
+
+    def build(self, input_shape: tuple[int, ...] | None = None) -> None:
+        """Create every layer's parameters for examples of ``input_shape``.
+
+        Parameters are allocated in one contiguous buffer and initialised.
+        """
+        if input_shape is not None:
+            input_shape = tuple(check_int("input_shape[i]", s) for s in input_shape)
+            self.input_shape = input_shape
+        if self.input_shape is None:
+            raise NotBuiltError(
+                "The model does not know the shape of its input: give the first layer "
+                "input_shape=(n_features,) or input_dim=n_features, start with Input(shape=...), "
+                "call model.build((n_features,)), or call fit(X, y) first"
+            )
+        if not self.layers:
+            raise ValueError("The model has no layers: add some with model.add(Dense(...))")
+        shape = self.input_shape
+        for layer in self.layers:
+            if not layer.built or layer.input_shape != shape:
+                layer.param_specs = []
+                layer.build(shape)
+            shape = layer.output_shape
+        self._allocate_parameters()
+        self.built = True
+
+    def _allocate_parameters(self) -> None:
+        """Lay out every parameter in one flat buffer; keep values already there."""
+        dtype = config.float_dtype()
+        old = {
+            (id(layer), name): array.copy()
+            for layer in self.layers
+            for name, array in layer.params.items()
+        }
+        specs = [(layer, spec) for layer in self.layers for spec in layer.param_specs]
+        trainable = [(layer, spec) for layer, spec in specs if layer.trainable]
+        frozen = [(layer, spec) for layer, spec in specs if not layer.trainable]
+        n_trainable = sum(spec.size for _, spec in trainable)
+        n_total = n_trainable + sum(spec.size for _, spec in frozen)
+        self.parameters = np.zeros(n_total, dtype=dtype)
+        self.gradients = np.zeros(n_total, dtype=dtype)
+        self._n_trainable = n_trainable
+        self.segments: list[tuple[int, int]] = []
+        offset = 0
+        views: dict[int, tuple[dict, dict]] = {id(layer): ({}, {}) for layer in self.layers}
+        for layer, spec in trainable + frozen:
+            stop = offset + spec.size
+            params, grads = views[id(layer)]
+            params[spec.name] = self.parameters[offset:stop].reshape(spec.shape)
+            grads[spec.name] = self.gradients[offset:stop].reshape(spec.shape)
+            key = (id(layer), spec.name)
+            if key in old and old[key].shape == spec.shape:
+                params[spec.name][...] = old[key]
+            else:
+                params[spec.name][...] = spec.initializer(spec.shape, dtype, self._init_rng)
+            if stop <= n_trainable:
+                self.segments.append((offset, stop))
+            offset = stop
+        for layer in self.layers:
+            layer.bind(*views[id(layer)])
+        # Gradients with respect to the network's input are never needed.
+        first_trainable = next(
+            (i for i, layer in enumerate(self.layers) if layer.param_specs), len(self.layers)
+        )
+        for i, layer in enumerate(self.layers):
+            layer.needs_input_gradient = i > first_trainable
+        self._first_backward_layer = min(first_trainable, len(self.layers) - 1)
+        if self.optimizer is not None and self.compiled:
+            self.optimizer.build(self._trainable_buffer(), self.segments)
+
+    def _trainable_buffer(self) -> np.ndarray:
+        return self.parameters[: self._n_trainable]
+
+    def _trainable_gradients(self) -> np.ndarray:
+        return self.gradients[: self._n_trainable]
+
+    @property
+    def output_shape(self) -> tuple[int, ...] | None:
+        return self.layers[-1].output_shape if self.built else None
+
+    def count_params(self) -> int:
+        if not self.built:
+            raise NotBuiltError("The model is not built yet, so it has no parameters to count")
+        return int(self.parameters.size)
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of every layer's parameter arrays (kernel, bias, ...), layer by layer."""
+        self._require_built("get_weights")
+        return [w for layer in self.layers for w in layer.get_weights()]
+
+    def set_weights(self, weights: list[np.ndarray]) -> None:
+        """Set every parameter array, in the order :meth:`get_weights` returns them."""
+        self._require_built("set_weights")
+        expected = sum(len(layer.param_specs) for layer in self.layers)
+        weights = list(weights)
+        if len(weights) != expected:
+            raise ValueError(f"set_weights expects {expected} arrays, got {len(weights)}")
+        position = 0
+        for layer in self.layers:
+            count = len(layer.param_specs)
+            layer.set_weights(weights[position: position + count])
+            position += count
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        if index is not None:
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No layer named {name!r}; layers: {[layer.name for layer in self.layers]}")
+
+    # ------------------------------------------------------------------ compile
+    def compile(
+        self,
+        optimizer: Any = "rmsprop",
+        loss: Any = None,
+        metrics: Iterable[Any] | None = None,
+    ) -> None:
+        """Choose the loss to minimise, the optimizer that minimises it, and metrics to report.
+
+        Parameters
+        ----------
+        optimizer : str or Optimizer
+            ``'sgd'``, ``'adam'``, ... (Keras names and defaults) or an instance.
+        loss : str or Loss
+            ``'binary_crossentropy'``, ``'categorical_crossentropy'``,
+            ``'sparse_categorical_crossentropy'``, ``'mse'``, ...
+        metrics : list of str or Metric
+            ``'accuracy'`` resolves to binary, categorical or sparse accuracy from the loss.
+        """
+        if loss is None:
+            raise ValueError("compile needs a loss, e.g. loss='binary_crossentropy' or loss='mse'")
+        self.loss = losses.get(loss)
+        self.optimizer = optimizers.get(optimizer)
+        if isinstance(metrics, str):
+            metrics = [metrics]
+        self._metric_identifiers = list(metrics or [])
+        self.metrics = []
+        self.compiled = True
+        if self.built:
+            self._resolve_metrics()
+            self.optimizer.build(self._trainable_buffer(), self.segments)
+
+    def _resolve_metrics(self) -> None:
+        n_outputs = int(np.prod(self.output_shape))
+        self.metrics = [
+            metrics.get(identifier, loss=self.loss, n_outputs=n_outputs)
+            for identifier in self._metric_identifiers
+        ]
+
+    # ------------------------------------------------------------------ forward / backward
+    def forward(self, X: np.ndarray, training: bool = False) -> np.ndarray:
+        """Forward propagation: ``A⁰ = X``; ``Aˡ = layerˡ(Aˡ⁻¹)``. Returns the last ``A``."""
+        A = X
+        for layer in self.layers:
+            A = layer.forward(A, training=training)
+        return A
+
+    def backward(self, Y: np.ndarray, A: np.ndarray, sample_weight: np.ndarray | None = None) -> None:
+        """Backward propagation: fill ``model.gradients`` with ``∂J/∂θ`` for the batch.
+
+        For sigmoid + binary cross-entropy and softmax + categorical cross-entropy the
+        output layer's ``dZ = A - Y`` directly (the two derivatives cancel); otherwise
+        ``dA = ∂L/∂A`` from the loss and each layer applies its own ``g'``.
+        """
+        last = self.layers[-1]
+        work = self._work(A.shape[0], A.dtype)
+        activation = getattr(last, "activation", None)
+        dZ = None
+        if activation is not None:
+            dZ = self.loss.output_gradient(Y, A, last.Z, activation.name, out=work["dA"])
+        if dZ is None:
+            dA = self.loss.gradient(Y, A, out=work["dA"])
+            if sample_weight is not None:
+                dA *= sample_weight[:, None]
+            grad = last.backward(dA)
+        else:
+            if sample_weight is not None:
+                dZ *= sample_weight[:, None]
+            grad = last.backward(dZ=dZ)
+        for layer in reversed(self.layers[self._first_backward_layer:-1]):
+            grad = layer.backward(grad)
+
+    def _work(self, m: int, dtype: np.dtype) -> dict[str, np.ndarray]:
+        cache = self.__dict__.setdefault("_workspace", {})
+        key = (m, np.dtype(dtype))
+        if key not in cache:
+            if len(cache) > 3:
+                cache.pop(next(iter(cache)))
+            cache[key] = {"dA": np.empty((m, *self.output_shape), dtype=dtype)}
+        return cache[key]
+
+    def _batch_loss(self, Y: np.ndarray, A: np.ndarray, sample_weight: np.ndarray | None) -> float:
+        last = self.layers[-1]
+        per_sample = self.loss.per_sample(Y, A, z=getattr(last, "Z", None) if self._loss_uses_z else None)
+        if sample_weight is None:
+            value = float(np.mean(per_sample))
+        else:
+            value = float(np.dot(per_sample, sample_weight) / len(per_sample))
+        if self._has_regularizers:
+            value += sum(layer.regularization_penalty() for layer in self.layers)
+        return value
+
+    def train_step(self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+        """One step of gradient descent on one batch; returns the batch loss (before the step)."""
+        A = self.forward(X, training=True)
+        loss = self._batch_loss(Y, A, sample_weight)
+        self.backward(Y, A, sample_weight)
+        self.optimizer.apply(self._trainable_buffer(), self._trainable_gradients())
+        for metric in self.metrics:
+            metric.update_state(Y, A, sample_weight)
+        return loss
+
+    # ------------------------------------------------------------------ data checks
+    def _check_x(self, x: Any, name: str = "x") -> np.ndarray:
+        X = check_array(name, x, ndim=None, dtype=None)
+        if X.ndim < 2:
+            raise ValueError(
+                f"{name} must have one row per example: shape (n_samples, n_features), got a "
+                f"1-D array of shape {X.shape}. Use {name}.reshape(-1, 1) for a single feature "
+                f"or {name}.reshape(1, -1) for a single example"
+            )
+        if self.input_shape is not None and tuple(X.shape[1:]) != tuple(self.input_shape):
+            raise ValueError(
+                f"{name} has examples of shape {X.shape[1:]} (that is {X.shape[1:] if X.ndim > 2 else X.shape[1]} "
+                f"features), but the model expects {self.input_shape}"
+            )
+        return np.ascontiguousarray(X, dtype=config.float_dtype())
+
+    def _check_sample_weight(self, sample_weight: Any, n: int) -> np.ndarray | None:
+        if sample_weight is None:
+            return None
+        weights = check_array("sample_weight", sample_weight, ndim=1, dtype=config.float_dtype())
+        if len(weights) != n:
+            raise ValueError(f"sample_weight must have one weight per example ({n}), got {len(weights)}")
+        if (weights < 0).any():
+            raise ValueError("sample_weight must be non-negative")
+        return weights
+
+    def _class_weight_to_sample_weight(self, class_weight: dict, Y: np.ndarray) -> np.ndarray:
+        if not isinstance(class_weight, dict) or not class_weight:
+            raise TypeError(f"class_weight must be a dict {{class_id: weight}}, got {class_weight!r}")
+        if Y.ndim == 1:
+            ids = Y.astype(np.int64)
+        elif Y.shape[1] == 1:
+            ids = (Y[:, 0] > 0.5).astype(np.int64)
+        else:
+            ids = Y.argmax(axis=1)
+        table = np.ones(int(ids.max()) + 1 if ids.size else 1, dtype=config.float_dtype())
+        for key, weight in class_weight.items():
+            key = check_int("class_weight key", key, minimum=0)
+            weight = check_float(f"class_weight[{key}]", weight, low=0.0)
+            if key >= len(table):
+                table = np.concatenate([table, np.ones(key + 1 - len(table), dtype=table.dtype)])
+            table[key] = weight
+        return table[ids]
+
+    def _prepare(self, x: Any, y: Any, sample_weight: Any = None, names: tuple[str, str] = ("x", "y")):
+        X = self._check_x(x, names[0])
+        if not self.built:
+            self.build(X.shape[1:])
+        if not self.compiled:
+            raise NotCompiledError(
+                "The model must be compiled before training or evaluation: "
+                "model.compile(loss='...', optimizer='...', metrics=[...])"
+            )
+        if not self.metrics and self._metric_identifiers:
+            self._resolve_metrics()
+        if y is None:
+            raise TypeError(f"{names[1]} is required: the targets to learn")
+        y_arr = check_array(names[1], y, ndim=None)
+        check_same_length(**{names[0]: X, names[1]: y_arr})
+        Y = self.loss.prepare_targets(y_arr, int(np.prod(self.output_shape)), config.float_dtype())
+        weights = self._check_sample_weight(sample_weight, len(X))
+        return X, Y, weights
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = 32,
+        epochs: int = 1,
+        verbose: int | str = "auto",
+        callbacks: list[callbacks_module.Callback] | None = None,
+        validation_split: float = 0.0,
+        validation_data: tuple | None = None,
+        shuffle: bool = True,
+        class_weight: dict | None = None,
+        sample_weight: Any = None,
+        initial_epoch: int = 0,
+    ) -> callbacks_module.History:
+        """Train for ``epochs`` passes over the data, one mini-batch step at a time.
+
+        Parameters
+        ----------
+        x : array of shape (n_samples, *input_shape)
+        y : array of shape (n_samples,) or (n_samples, n_outputs)
+            Targets; ``(n,)`` is read as ``(n, 1)`` where the loss needs that.
+        batch_size : int, default 32
+            Examples per gradient step. ``batch_size=len(x)`` with ``optimizer='sgd'``
+            is the articles' plain (full-batch) gradient descent.
+        epochs : int
+            Index of the last epoch (training runs epochs ``initial_epoch .. epochs-1``).
+        verbose : 'auto', 0, 1 or 2
+            0 silent; 1 a live progress bar; 2 one line per epoch. ``'auto'`` is 1 in a
+            terminal or notebook and 2 when output goes to a file or pipe.
+        callbacks : list of Callback
+        validation_split : float in [0, 1)
+            Hold out the *last* fraction of ``x``/``y`` (before shuffling, as Keras
+            does) and report ``val_`` loss and metrics on it after each epoch.
+        validation_data : (x_val, y_val) or (x_val, y_val, sample_weight_val)
+            Overrides ``validation_split``.
+        shuffle : bool
+            Shuffle the training examples before each epoch.
+        class_weight : dict {class_id: weight}
+            Multiply each example's loss by the weight of its class.
+        sample_weight : array of shape (n_samples,)
+            Multiply each example's loss by its weight.
+        initial_epoch : int
+            Epoch to start from (to resume a run saved by ModelCheckpoint).
+
+        Returns
+        -------
+        History
+            ``history.history['loss']``, ``['accuracy']``, ``['val_loss']``, ...
+        """
+        epochs = check_int("epochs", epochs)
+        initial_epoch = check_int("initial_epoch", initial_epoch, minimum=0)
+        validation_split = check_float("validation_split", validation_split, low=0.0, high=1.0,
+                                       high_inclusive=False)
+        verbose = _resolve_verbose(verbose)
+        X, Y, weights = self._prepare(x, y, sample_weight)
+        if class_weight is not None:
+            cw = self._class_weight_to_sample_weight(class_weight, Y)
+            weights = cw if weights is None else weights * cw
+        val = None
+        if validation_data is not None:
+            val = self._prepare_validation(validation_data)
+        elif validation_split > 0:
+            split = int(len(X) * (1 - validation_split))
+            if split == 0 or split == len(X):
+                raise ValueError(
+                    f"validation_split={validation_split} leaves "
+                    f"{'no training' if split == 0 else 'no validation'} examples out of {len(X)}"
+                )
+            val = (X[split:], Y[split:], None if weights is None else weights[split:])
+            X, Y = X[:split], Y[:split]
+            weights = None if weights is None else weights[:split]
+        n = len(X)
+        batch_size = n if batch_size is None else min(check_int("batch_size", batch_size), n)
+        steps = math.ceil(n / batch_size)
+
+        history = callbacks_module.History()
+        callback_list = list(callbacks or [])
+        if verbose:
+            callback_list.append(callbacks_module.ProgbarLogger(verbose))
+        callback_list.append(history)
+        params = {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size,
+                  "samples": n}
+        hooks = callbacks_module.CallbackList(callback_list, self, params)
+        self.history = history
+        self.stop_training = False
+        self._stop_reason = None
+        self._loss_uses_z = self._last_activation_name() in ("sigmoid", "softmax")
+        self._has_regularizers = any(
+            spec.regularizer is not None for layer in self.layers for spec in layer.param_specs
+        )
+        batch_X = np.empty((batch_size, *X.shape[1:]), dtype=X.dtype)
+        batch_Y = np.empty((batch_size, *Y.shape[1:]), dtype=Y.dtype)
+        batch_w = None if weights is None else np.empty(batch_size, dtype=weights.dtype)
+        wants_batch_logs = any(not isinstance(c, callbacks_module.ProgbarLogger) for c in hooks.batch_end)
+
+        interrupted = _InterruptFlag()
+        hooks.call("on_train_begin", {})
+        diverged_reported = False
+        with interrupted:
+            for epoch in range(initial_epoch, epochs):
+                for metric in self.metrics:
+                    metric.reset_state()
+                self._loss_sum, self._loss_count = 0.0, 0
+                hooks.call("on_epoch_begin", epoch, {})
+                order = self._rng.permutation(n) if shuffle else np.arange(n)
+                for step in range(steps):
+                    for callback in hooks.batch_begin:
+                        callback.on_train_batch_begin(step, {})
+                    index = order[step * batch_size: (step + 1) * batch_size]
+                    m = len(index)
+                    xb, yb = batch_X[:m], batch_Y[:m]
+                    np.take(X, index, axis=0, out=xb, mode="clip")   # gather the mini-batch
+                    np.take(Y, index, axis=0, out=yb, mode="clip")
+                    wb = None
+                    if weights is not None:
+                        wb = batch_w[:m]
+                        np.take(weights, index, out=wb, mode="clip")
+                    loss = self.train_step(xb, yb, wb)
+                    self._loss_sum += loss * m
+                    self._loss_count += m
+                    if hooks.batch_end:
+                        logs = self._running_logs() if wants_batch_logs else None
+                        if logs is not None:
+                            logs["loss"] = loss
+                        for callback in hooks.batch_end:
+                            callback.on_train_batch_end(step, logs)
+                    if self.stop_training or interrupted.requested:
+                        break
+                logs = self._running_logs()
+                if val is not None and not interrupted.requested:
+                    val_logs = self._evaluate_arrays(*val, batch_size=batch_size)
+                    logs.update({f"val_{key}": value for key, value in val_logs.items()})
+                if not math.isfinite(logs["loss"]) and not diverged_reported:
+                    diverged_reported = True
+                    message = (
+                        f"Epoch {epoch + 1}: the loss is {logs['loss']} - training has diverged. "
+                        "Try a smaller learning rate, clipnorm=1.0, or standardised inputs; "
+                        "TerminateOnNaN() stops such a run at once."
+                    )
+                    warnings.warn(message, RuntimeWarning, stacklevel=2)
+                    history.stopped_reason = message
+                self._epoch = epoch + 1
+                hooks.call("on_epoch_end", epoch, logs)
+                if interrupted.requested:
+                    self._stop_reason = (
+                        f"Interrupted (Ctrl-C) during epoch {epoch + 1}: stopped after the current "
+                        "batch; the weights and the history so far are kept"
+                    )
+                    print(self._stop_reason, flush=True)
+                    break
+                if self.stop_training:
+                    break
+        history.stopped_reason = self._stop_reason or history.stopped_reason
+        hooks.call("on_train_end", logs if self._epoch > initial_epoch else {})
+        return history
+
+    def _last_activation_name(self) -> str:
+        activation = getattr(self.layers[-1], "activation", None)
+        return activation.name if activation is not None else "linear"
+
+    def _running_logs(self) -> dict[str, float]:
+        logs = {"loss": self._loss_sum / max(self._loss_count, 1)}
+        for metric in self.metrics:
+            logs[metric.name] = float(metric.result())
+        return logs
+
+    def _prepare_validation(self, validation_data: Any):
+        if not isinstance(validation_data, tuple | list) or len(validation_data) not in (2, 3):
+            raise TypeError(
+                "validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val), "
+                f"got {_describe(validation_data)}"
+            )
+        weights = validation_data[2] if len(validation_data) == 3 else None
+        return self._prepare(validation_data[0], validation_data[1], weights, names=("x_val", "y_val"))
+
+    # ------------------------------------------------------------------ evaluate / predict
+    def _evaluate_arrays(self, X, Y, weights, batch_size: int) -> dict[str, float]:
+        states = [metric for metric in self.metrics]
+        for metric in states:
+            metric.reset_state()
+        total, count = 0.0, 0
+        self._loss_uses_z = self._last_activation_name() in ("sigmoid", "softmax")
+        self._has_regularizers = any(
+            spec.regularizer is not None for layer in self.layers for spec in layer.param_specs
+        )
+        chunk = max(batch_size, 1024)
+        for start in range(0, len(X), chunk):
+            stop = start + chunk
+            w = None if weights is None else weights[start:stop]
+            A = self.forward(X[start:stop], training=False)
+            m = len(A)
+            total += self._batch_loss(Y[start:stop], A, w) * m
+            count += m
+            for metric in states:
+                metric.update_state(Y[start:stop], A, w)
+        logs = {"loss": total / count}
+        for metric in states:
+            logs[metric.name] = float(metric.result())
+        return logs
+
+    def evaluate(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = 32,
+        verbose: int | str = "auto",
+        sample_weight: Any = None,
+        return_dict: bool = False,
+    ) -> float | list[float] | dict[str, float]:
+        """Loss and metrics on ``(x, y)``, as ``fit`` reports them.
+
+        Returns the loss alone when there are no metrics, else ``[loss, metric, ...]``
+        (or a dict with ``return_dict=True``).
+        """
+        X, Y, weights = self._prepare(x, y, sample_weight)
+        batch_size = len(X) if batch_size is None else check_int("batch_size", batch_size)
+        verbose = _resolve_verbose(verbose)
+        start = time.perf_counter()
+        saved_metrics = (self._loss_sum, self._loss_count) if hasattr(self, "_loss_sum") else None
+        logs = self._evaluate_arrays(X, Y, weights, batch_size)
+        if saved_metrics is not None:
+            self._loss_sum, self._loss_count = saved_metrics
+        if verbose:
+            steps = math.ceil(len(X) / batch_size)
+            elapsed = time.perf_counter() - start
+            print(
+                f"{steps}/{steps} - {callbacks_module.format_duration(elapsed)} - "
+                f"{callbacks_module.format_per_step(elapsed / steps)}"
+                f"{callbacks_module.format_logs(logs)}",
+                flush=True,
+            )
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = 0) -> np.ndarray:
+        """The network's output ``A`` for each row of ``x`` (probabilities for sigmoid/softmax).
+
+        Parameters
+        ----------
+        x : array of shape (n_samples, *input_shape)
+        batch_size : int, optional
+            Rows per forward pass; only memory depends on it. Default: 4096.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, *output_shape)
+        """
+        self._require_built("predict")
+        X = self._check_x(x)
+        chunk = 4096 if batch_size is None else check_int("batch_size", batch_size)
+        if len(X) <= chunk:
+            return self.forward(X, training=False).copy()
+        out = np.empty((len(X), *self.output_shape), dtype=X.dtype)
+        for start in range(0, len(X), chunk):
+            out[start:start + chunk] = self.forward(X[start:start + chunk], training=False)
+        return out
+
+    def predict_on_batch(self, x: Any) -> np.ndarray:
+        """``predict`` for one batch (a single forward pass)."""
+        self._require_built("predict_on_batch")
+        return self.forward(self._check_x(x), training=False).copy()
+
+    def train_on_batch(
+        self, x: Any, y: Any, sample_weight: Any = None, class_weight: dict | None = None,
+        return_dict: bool = False,
+    ) -> float | list[float] | dict[str, float]:
+        """One gradient step on exactly this batch; returns the loss (and metrics) before the step."""
+        X, Y, weights = self._prepare(x, y, sample_weight)
+        if class_weight is not None:
+            cw = self._class_weight_to_sample_weight(class_weight, Y)
+            weights = cw if weights is None else weights * cw
+        self._loss_uses_z = self._last_activation_name() in ("sigmoid", "softmax")
+        self._has_regularizers = any(
+            spec.regularizer is not None for layer in self.layers for spec in layer.param_specs
+        )
+        for metric in self.metrics:
+            metric.reset_state()
+        loss = self.train_step(X, Y, weights)
+        logs = {"loss": loss, **{metric.name: float(metric.result()) for metric in self.metrics}}
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def test_on_batch(self, x: Any, y: Any, sample_weight: Any = None, return_dict: bool = False):
+        """Loss and metrics on exactly this batch."""
+        X, Y, weights = self._prepare(x, y, sample_weight)
+        logs = self._evaluate_arrays(X, Y, weights, len(X))
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def _require_built(self, what: str) -> None:
+        if not self.built:
+            if self.input_shape is not None and self.layers:
+                self.build()
+                return
+            raise NotBuiltError(
+                f"Cannot {what}: the model does not know its input shape, so its weights do not "
+                "exist yet. Give the first layer input_shape=(n_features,) (or input_dim=), start "
+                "with Input(shape=...), or fit the model first"
+            )
+
+    # ------------------------------------------------------------------ summary, saving
+    def summary(self, print_fn: Any = None, line_length: int | None = None) -> None:
+        """Print the Keras table: layer (type), output shape, parameter count, totals."""
+        from glassnet.summary import summary_text
+
+        text = summary_text(self)
+        (print_fn or print)(text)
+
+    def _repr_html_(self) -> str:
+        from glassnet.summary import summary_html
+
+        return summary_html(self)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "input_shape": None if self.input_shape is None else list(self.input_shape),
+            "layers": [
+                {"class_name": type(layer).__name__, "config": layer.get_config()}
+                for layer in self.layers
+            ],
+        }
+
+    @property
+    def epochs_trained(self) -> int:
+        """Epochs completed so far; resume with ``fit(..., initial_epoch=model.epochs_trained)``."""
+        return self._epoch
+
+    def save(self, filepath: Any, include_optimizer: bool = True) -> None:
+        """Save architecture, weights, compile settings and optimizer state in one file.
+
+        The file is a zip of JSON and ``.npy`` arrays (no pickle); see docs/file-format.md.
+        The write is atomic: a crash never leaves a half-written file in place.
+        """
+        from glassnet.saving import save_model
+
+        save_model(self, filepath, include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath: Any) -> None:
+        """Save only the weights (an ``.npz`` file of plain arrays), atomically."""
+        from glassnet.saving import save_weights
+
+        save_weights(self, filepath)
+
+    def load_weights(self, filepath: Any) -> None:
+        from glassnet.saving import load_weights
+
+        load_weights(self, filepath)
+
+    def __repr__(self) -> str:
+        return f"<Sequential name={self.name!r} layers={len(self.layers)} built={self.built}>"
+
+
+def load_model(filepath: Any, compile: bool = True) -> Sequential:
+    """Load a model saved with :meth:`Sequential.save`."""
+    from glassnet.saving import load_model as _load
+
+    return _load(filepath, compile=compile)
+
+
+def _resolve_verbose(verbose: Any) -> int:
+    if verbose == "auto":
+        if _in_notebook():
+            return 1
+        return 1 if getattr(sys.stdout, "isatty", lambda: False)() else 2
+    if isinstance(verbose, bool) or verbose not in (0, 1, 2):
+        raise ValueError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
+    return int(verbose)
+
+
+def _in_notebook() -> bool:
+    shell = sys.modules.get("IPython")
+    if shell is None:
+        return False
+    try:
+        ip = shell.get_ipython()  # type: ignore[attr-defined]
+    except Exception:
+        return False
+    return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
+
+
+class _InterruptFlag:
+    """While active, Ctrl-C asks ``fit`` to stop after the current batch instead of
+    raising mid-update (which could leave weights half-updated). A second Ctrl-C
+    raises at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> _InterruptFlag:
+        if threading.current_thread() is threading.main_thread():
+            try:
+                self._previous = signal.signal(signal.SIGINT, self._handler)
+            except ValueError:  # not allowed here (e.g. some embedded interpreters)
+                self._previous = None
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)

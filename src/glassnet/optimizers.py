@@ -1,0 +1,950 @@
+r"""Optimizers: how a gradient becomes a parameter update.
+
+Every optimizer here follows the Keras 3 optimizer of the same name: the same
+hyperparameter names, defaults and update equations (including where epsilon
+sits, which differs from PyTorch in several of them; each class says how).
+
+The flat-buffer design
+----------------------
+A model keeps *all* its trainable parameters in one contiguous 1-D buffer
+``params`` and all gradients in a buffer ``grads`` of the same size; each
+layer's ``W`` and ``b`` are reshaped views into them. So one optimizer step is
+a handful of in-place NumPy passes over the whole buffer, each writing into a
+buffer allocated once in :meth:`Optimizer.build` (``out=`` arguments, no
+temporaries, no Python loop over layers). Gradients are recomputed every step,
+so the optimizer may use ``grads`` as scratch space.
+
+Notation in the docstrings: :math:`\theta` the parameters, :math:`g` the
+gradient of the loss, :math:`\eta` the learning rate, :math:`t` the step
+number starting at 1 (``iterations + 1``). All operations on vectors are
+elementwise.
+
+Plain gradient descent, the update :math:`W := W - \alpha\, dW` of the
+classic articles, is ``optimizer='sgd'`` with ``batch_size=len(X)`` in
+``fit`` (every step sees the whole data set).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from glassnet import schedules
+from glassnet._validation import check_choice, check_float, check_int, check_positive
+from glassnet.schedules import LearningRateSchedule
+
+
+def _check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
+    return bool(value)
+
+
+def _check_optional_positive(name: str, value: Any) -> float | None:
+    return None if value is None else check_positive(name, value)
+
+
+def _check_decay(name: str, value: Any) -> float:
+    """A decay rate such as beta_1 or rho: a number in [0, 1)."""
+    return check_float(name, value, low=0.0, high=1.0, high_inclusive=False)
+
+
+def _clip_by_norm(values: np.ndarray, max_norm: float) -> None:
+    r"""Scale ``values`` in place so that its L2 norm is at most ``max_norm``.
+
+    :math:`g \leftarrow g \cdot c / \max(\lVert g \rVert_2, c)` (Keras).
+    """
+    norm = math.sqrt(float(np.dot(values, values)))
+    if norm > max_norm:
+        values *= max_norm / norm
+
+
+class Optimizer:
+    r"""Base class: clipping, learning rate, step counter, state and config.
+
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule
+        The step size :math:`\eta` (> 0), or a schedule evaluated at
+        ``iterations`` before every step.
+    clipnorm : float, optional
+        Rescale the gradient of each weight array (each segment given to
+        :meth:`build`) whose L2 norm exceeds this value to have this norm.
+    clipvalue : float, optional
+        Clip every gradient element to ``[-clipvalue, clipvalue]``.
+    global_clipnorm : float, optional
+        Rescale the whole gradient if its L2 norm (over all arrays) exceeds
+        this value. At most one of the three clipping options may be set (Keras).
+    name : str, optional
+        Defaults to the lower-case class name (``'adam'``, ``'sgd'``, ...).
+
+    Attributes
+    ----------
+    iterations : int
+        The number of steps applied so far.
+    built : bool
+        Whether :meth:`build` has allocated the state buffers.
+    """
+
+    #: Whether the update needs a scratch buffer the size of ``params``.
+    _needs_scratch = True
+
+    def __init__(
+        self,
+        learning_rate: float | LearningRateSchedule,
+        *,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.learning_rate = learning_rate
+        self.clipnorm = _check_optional_positive("clipnorm", clipnorm)
+        self.clipvalue = _check_optional_positive("clipvalue", clipvalue)
+        self.global_clipnorm = _check_optional_positive("global_clipnorm", global_clipnorm)
+        if sum(c is not None for c in (clipnorm, clipvalue, global_clipnorm)) > 1:
+            raise ValueError(
+                "Only one of clipnorm, clipvalue and global_clipnorm can be set, got "
+                f"clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}"
+            )
+        if name is None:
+            name = type(self).__name__.lower()
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a string, got {name!r}")
+        self.name = name
+        self.iterations = 0
+        self.built = False
+        self._state: dict[str, np.ndarray] = {}
+        self._scratch: np.ndarray | None = None
+        self._segments: list[tuple[int, int]] = []
+
+    # ------------------------------------------------------------ learning rate
+    @property
+    def learning_rate(self) -> float | LearningRateSchedule:
+        """The configured learning rate: a float or a schedule (settable)."""
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value: float | LearningRateSchedule) -> None:
+        if isinstance(value, LearningRateSchedule):
+            self._learning_rate: float | LearningRateSchedule = value
+        else:
+            self._learning_rate = check_positive("learning_rate", value)
+
+    @property
+    def current_learning_rate(self) -> float:
+        """The learning rate the next step will use (the schedule at ``iterations``)."""
+        if isinstance(self._learning_rate, LearningRateSchedule):
+            # float(): a NumPy float64 scalar would upcast float32 buffers.
+            return float(self._learning_rate(self.iterations))
+        return self._learning_rate
+
+    # ------------------------------------------------------------------- build
+    def _state_names(self) -> tuple[str, ...]:
+        """Names of the state buffers this optimizer keeps (each shaped like ``params``)."""
+        return ()
+
+    def _initial_state(self, params: np.ndarray) -> dict[str, np.ndarray]:
+        """Fresh state buffers; zeros unless a subclass says otherwise."""
+        return {name: np.zeros_like(params) for name in self._state_names()}
+
+    def build(self, params: np.ndarray, segments: Sequence[tuple[int, int]]) -> None:
+        """Allocate the state buffers for a flat parameter buffer.
+
+        Parameters
+        ----------
+        params : ndarray of shape (n_params,)
+            The model's flat float parameter buffer.
+        segments : sequence of (start, stop)
+            Where each weight array lives in ``params`` (``params[start:stop]``);
+            ``clipnorm`` clips each segment's gradient norm separately.
+
+        Building again for a buffer of the same size and dtype keeps the state
+        (momentum survives several ``fit`` calls, as in Keras).
+        """
+        if not isinstance(params, np.ndarray) or params.ndim != 1:
+            raise ValueError(
+                "params must be a 1-D ndarray (the flat parameter buffer), got "
+                + (f"shape {params.shape}" if isinstance(params, np.ndarray) else repr(params))
+            )
+        if params.dtype.kind != "f":
+            raise TypeError(f"params must be a float array, got dtype {params.dtype}")
+        self._segments = self._check_segments(segments, params.size)
+        if self.built:
+            if params.shape != self._shape or params.dtype != self._dtype:
+                raise ValueError(
+                    f"This optimizer was built for {self._shape[0]} {self._dtype} parameters, "
+                    f"got {params.size} {params.dtype} ones; create a new optimizer"
+                )
+            return
+        self._shape = params.shape
+        self._dtype = params.dtype
+        self._state = self._initial_state(params)
+        self._scratch = np.empty_like(params) if self._needs_scratch else None
+        self.built = True
+
+    @staticmethod
+    def _check_segments(segments: Sequence[tuple[int, int]], size: int) -> list[tuple[int, int]]:
+        checked = []
+        previous_stop = 0
+        for index, segment in enumerate(segments):
+            if not isinstance(segment, (tuple, list)) or len(segment) != 2:
+                raise ValueError(f"segments[{index}] must be a (start, stop) pair, got {segment!r}")
+            start = check_int(f"segments[{index}] start", segment[0], minimum=0)
+            stop = check_int(f"segments[{index}] stop", segment[1], minimum=0)
+            if not previous_stop <= start < stop <= size:
+                raise ValueError(
+                    f"segments must be sorted, non-overlapping, non-empty ranges inside "
+                    f"[0, {size}], got segments[{index}] = {segment!r}"
+                )
+            checked.append((start, stop))
+            previous_stop = stop
+        return checked
+
+    # ------------------------------------------------------------------- apply
+    def apply(self, params: np.ndarray, grads: np.ndarray) -> None:
+        """Clip ``grads``, then update ``params`` in place; ``iterations += 1``.
+
+        ``grads`` is overwritten (it is used as scratch space). An optimizer
+        that was never built is built here with the whole buffer as one segment.
+        """
+        if not self.built:
+            self.build(params, [(0, params.size)])
+        if params.shape != self._shape or params.dtype != self._dtype:
+            raise ValueError(
+                f"params must be the {self._shape[0]}-element {self._dtype} buffer this "
+                f"optimizer was built for, got shape {params.shape} and dtype {params.dtype}"
+            )
+        if not isinstance(grads, np.ndarray) or grads.shape != params.shape:
+            raise ValueError(
+                f"grads must be an ndarray of shape {params.shape}, got "
+                + (f"shape {grads.shape}" if isinstance(grads, np.ndarray) else repr(grads))
+            )
+        if grads.dtype != params.dtype:
+            raise TypeError(f"grads must have dtype {params.dtype}, got {grads.dtype}")
+        self._clip_gradients(grads)
+        self._update(params, grads, self.current_learning_rate, self.iterations + 1)
+        self.iterations += 1
+
+    def _clip_gradients(self, grads: np.ndarray) -> None:
+        if self.clipnorm is not None:
+            for start, stop in self._segments:
+                _clip_by_norm(grads[start:stop], self.clipnorm)
+        elif self.global_clipnorm is not None:
+            _clip_by_norm(grads, self.global_clipnorm)
+        elif self.clipvalue is not None:
+            np.clip(grads, -self.clipvalue, self.clipvalue, out=grads)
+
+    def _update(
+        self, params: np.ndarray, grads: np.ndarray, learning_rate: float, step: int
+    ) -> None:
+        """Update ``params`` in place; ``step`` is ``iterations + 1``."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ state / config
+    def get_state(self) -> dict[str, np.ndarray]:
+        """Copies of ``'iterations'`` and every state buffer, for saving and resuming.
+
+        Restoring them with :meth:`set_state` continues training bitwise identically.
+        """
+        state = {"iterations": np.array(self.iterations, dtype=np.int64)}
+        state.update({name: buffer.copy() for name, buffer in self._state.items()})
+        return state
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        """Restore what :meth:`get_state` returned. The optimizer must be built
+        (for a model of the same size) unless ``state`` holds only ``'iterations'``."""
+        if not isinstance(state, dict):
+            raise TypeError(f"state must be a dict of arrays, got {type(state).__name__}")
+        expected = {"iterations", *self._state}
+        if set(state) != expected:
+            hint = "" if self.built else " (build the optimizer before restoring its buffers)"
+            raise ValueError(
+                f"{type(self).__name__} state must have exactly the keys {sorted(expected)}, "
+                f"got {sorted(state)}{hint}"
+            )
+        iterations = np.asarray(state["iterations"])
+        if iterations.shape != () or iterations.dtype.kind not in "iu" or iterations < 0:
+            raise ValueError(
+                f"state['iterations'] must be a non-negative integer scalar, got {iterations!r}"
+            )
+        for name, buffer in self._state.items():
+            value = np.asarray(state[name])
+            if value.shape != buffer.shape:
+                raise ValueError(
+                    f"state[{name!r}] must have shape {buffer.shape}, got {value.shape}"
+                )
+        for name, buffer in self._state.items():
+            np.copyto(buffer, state[name], casting="same_kind")
+        self.iterations = int(iterations)
+
+    def get_config(self) -> dict[str, Any]:
+        """A JSON-friendly dict of every hyperparameter.
+
+        ``'name'`` is the optimizer's name (by default the lower-case class name
+        that :func:`get` understands) and ``'class_name'`` the class; a schedule
+        is stored as its own config dict.
+        """
+        learning_rate = self._learning_rate
+        if isinstance(learning_rate, LearningRateSchedule):
+            learning_rate = schedules.serialize(learning_rate)
+        return {
+            "name": self.name,
+            "class_name": type(self).__name__,
+            "learning_rate": learning_rate,
+            "clipnorm": self.clipnorm,
+            "clipvalue": self.clipvalue,
+            "global_clipnorm": self.global_clipnorm,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Optimizer:
+        """Rebuild an optimizer (without its state) from :meth:`get_config`'s dict."""
+        arguments = dict(config)
+        class_name = arguments.pop("class_name", cls.__name__)
+        if class_name.lower() != cls.__name__.lower():
+            raise ValueError(f"config describes a {class_name!r} optimizer, not a {cls.__name__!r}")
+        if isinstance(arguments.get("learning_rate"), dict):
+            arguments["learning_rate"] = schedules.deserialize(arguments["learning_rate"])
+        return cls(**arguments)
+
+    def __repr__(self) -> str:
+        config = self.get_config()
+        class_name = config.pop("class_name")
+        if config["name"] == class_name.lower():
+            del config["name"]
+        arguments = ", ".join(
+            f"{key}={value!r}" for key, value in config.items() if value is not None
+        )
+        return f"{class_name}({arguments})"
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent, optionally with (Nesterov) momentum.
+
+    Without momentum: :math:`\theta \leftarrow \theta - \eta\, g`.
+
+    With momentum :math:`\mu`, a velocity :math:`v` (starting at 0) accumulates
+    the steps:
+
+    .. math::
+
+        v &\leftarrow \mu\, v - \eta\, g \\
+        \theta &\leftarrow \theta + v \qquad
+        \text{(Nesterov: } \theta \leftarrow \theta + \mu\, v - \eta\, g \text{)}
+
+    (PyTorch keeps :math:`b = \mu b + g` and steps :math:`-\eta b`; for a
+    constant :math:`\eta` that is the same update with :math:`v = -\eta b`.)
+
+    Full-batch gradient descent, :math:`W := W - \alpha\, dW`, is
+    ``optimizer='sgd'`` with ``batch_size=len(X)`` in ``fit``.
+
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.01
+    momentum : float, default 0.0
+        :math:`\mu`, in [0, 1].
+    nesterov : bool, default False
+    **kwargs
+        ``clipnorm``, ``clipvalue``, ``global_clipnorm``, ``name`` (see :class:`Optimizer`).
+    """
+
+    def __init__(
+        self,
+        learning_rate: float | LearningRateSchedule = 0.01,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(learning_rate, **kwargs)
+        self.momentum = check_float("momentum", momentum, low=0.0, high=1.0)
+        self.nesterov = _check_bool("nesterov", nesterov)
+
+    _needs_scratch = False
+
+    def _state_names(self) -> tuple[str, ...]:
+        return ("momentums",) if self.momentum > 0 else ()
+
+    def _update(self, params, grads, learning_rate, step):
+        grads *= learning_rate  # grads now holds eta * g
+        if self.momentum == 0:
+            params -= grads
+            return
+        velocity = self._state["momentums"]
+        velocity *= self.momentum
+        velocity -= grads  # v = mu * v - eta * g
+        if self.nesterov:
+            params -= grads
+            np.multiply(velocity, self.momentum, out=grads)
+            params += grads  # theta += mu * v - eta * g
+        else:
+            params += velocity
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class RMSprop(Optimizer):
+    r"""Divide the gradient by a running root mean square of recent gradients.
+
+    .. math::
+
+        s &\leftarrow \rho\, s + (1 - \rho)\, g^2 \\
+        \Delta &= \frac{\eta\, g}{\sqrt{s + \epsilon}} \qquad
+        \text{(centered: } \bar g \leftarrow \rho \bar g + (1-\rho) g,\;
+        \Delta = \frac{\eta\, g}{\sqrt{s - \bar g^2 + \epsilon}} \text{)} \\
+        \theta &\leftarrow \theta - \Delta \qquad
+        \text{(momentum: } b \leftarrow \mu b + \Delta,\; \theta \leftarrow \theta - b \text{)}
+
+    Keras puts :math:`\epsilon` *inside* the square root; PyTorch adds it
+    outside, :math:`\sqrt{s} + \epsilon`. Keras's momentum buffer holds
+    :math:`\eta` times PyTorch's (the same update for a constant :math:`\eta`).
+
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.001
+    rho : float, default 0.9
+        Decay of the running averages, in [0, 1).
+    momentum : float, default 0.0
+        :math:`\mu`, in [0, 1].
+    epsilon : float, default 1e-7
+    centered : bool, default False
+        Normalise by an estimate of the gradient's variance instead of its
+        second moment.
+    **kwargs
+        ``clipnorm``, ``clipvalue``, ``global_clipnorm``, ``name``.
+    """
+
+    def __init__(
+        self,
+        learning_rate: float | LearningRateSchedule = 0.001,
+        rho: float = 0.9,
+        momentum: float = 0.0,
+        epsilon: float = 1e-7,
+        centered: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(learning_rate, **kwargs)
+        self.rho = _check_decay("rho", rho)
+        self.momentum = check_float("momentum", momentum, low=0.0, high=1.0)
+        self.epsilon = check_positive("epsilon", epsilon)
+        self.centered = _check_bool("centered", centered)
+
+    def _state_names(self) -> tuple[str, ...]:
+        names = ("velocities",)
+        if self.momentum > 0:
+            names += ("momentums",)
+        if self.centered:
+            names += ("average_gradients",)
+        return names
+
+    def _update(self, params, grads, learning_rate, step):
+        rho, scratch = self.rho, self._scratch
+        square_average = self._state["velocities"]
+        square_average *= rho
+        np.multiply(grads, grads, out=scratch)
+        scratch *= 1.0 - rho
+        square_average += scratch  # s = rho * s + (1 - rho) * g^2
+        if self.centered:
+            average = self._state["average_gradients"]
+            average *= rho
+            np.multiply(grads, 1.0 - rho, out=scratch)
+            average += scratch  # g_bar = rho * g_bar + (1 - rho) * g
+            np.multiply(average, average, out=scratch)
+            np.subtract(square_average, scratch, out=scratch)
+            scratch += self.epsilon  # s - g_bar^2 + eps
+        else:
+            np.add(square_average, self.epsilon, out=scratch)  # s + eps
+        np.sqrt(scratch, out=scratch)
+        grads *= learning_rate
+        grads /= scratch  # grads now holds the increment Delta
+        if self.momentum > 0:
+            buffer = self._state["momentums"]
+            buffer *= self.momentum
+            buffer += grads
+            params -= buffer
+        else:
+            params -= grads
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "rho": self.rho,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "centered": self.centered,
+        }
+
+
+class Adagrad(Optimizer):
+    r"""Per-parameter step sizes that shrink with the sum of past squared gradients.
+
+    .. math::
+
+        a &\leftarrow a + g^2 \qquad (a \text{ starts at } a_0) \\
+        \theta &\leftarrow \theta - \frac{\eta\, g}{\sqrt{a + \epsilon}}
+
+    Keras puts :math:`\epsilon` inside the square root; PyTorch uses
+    :math:`\sqrt{a} + \epsilon`.
+
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.001
+    initial_accumulator_value : float, default 0.1
+        :math:`a_0` (>= 0).
+    epsilon : float, default 1e-7
+    **kwargs
+        ``clipnorm``, ``clipvalue``, ``global_clipnorm``, ``name``.
+    """
+
+    def __init__(
+        self,
+        learning_rate: float | LearningRateSchedule = 0.001,
+        initial_accumulator_value: float = 0.1,
+        epsilon: float = 1e-7,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(learning_rate, **kwargs)
+        self.initial_accumulator_value = check_float(
+            "initial_accumulator_value", initial_accumulator_value, low=0.0
+        )
+        self.epsilon = check_positive("epsilon", epsilon)
+
+    def _state_names(self) -> tuple[str, ...]:
+        return ("accumulators",)
+
+    def _initial_state(self, params):
+        return {"accumulators": np.full_like(params, self.initial_accumulator_value)}
+
+    def _update(self, params, grads, learning_rate, step):
+        accumulator, scratch = self._state["accumulators"], self._scratch
+        np.multiply(grads, grads, out=scratch)
+        accumulator += scratch  # a = a + g^2
+        np.add(accumulator, self.epsilon, out=scratch)
+        np.sqrt(scratch, out=scratch)
+        grads *= learning_rate
+        grads /= scratch
+        params -= grads
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "initial_accumulator_value": self.initial_accumulator_value,
+            "epsilon": self.epsilon,
+        }
+
+
+class Adadelta(Optimizer):
+    r"""Step sizes from the ratio of running RMS of updates and of gradients.
+
+    .. math::
+
+        s &\leftarrow \rho\, s + (1 - \rho)\, g^2 \\
+        \Delta &= -\frac{\sqrt{d + \epsilon}}{\sqrt{s + \epsilon}}\, g \\
+        d &\leftarrow \rho\, d + (1 - \rho)\, \Delta^2 \\
+        \theta &\leftarrow \theta + \eta\, \Delta
+
+    The same equations as PyTorch's ``Adadelta``; only the default learning
+    rate differs (Keras 0.001, PyTorch 1.0, the original paper has none, i.e. 1).
+
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.001
+    rho : float, default 0.95
+        Decay of the running averages, in [0, 1).
+    epsilon : float, default 1e-7
+    **kwargs
+        ``clipnorm``, ``clipvalue``, ``global_clipnorm``, ``name``.
+    """
+
+    def __init__(
+        self,
+        learning_rate: float | LearningRateSchedule = 0.001,
+        rho: float = 0.95,
+        epsilon: float = 1e-7,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(learning_rate, **kwargs)
+        self.rho = _check_decay("rho", rho)
+        self.epsilon = check_positive("epsilon", epsilon)
+
+    def _state_names(self) -> tuple[str, ...]:
+        return ("accumulated_grads", "accumulated_delta_vars")
+
+    def _update(self, params, grads, learning_rate, step):
+        rho, epsilon, scratch = self.rho, self.epsilon, self._scratch
+        square_grads = self._state["accumulated_grads"]
+        square_deltas = self._state["accumulated_delta_vars"]
+        square_grads *= rho
+        np.multiply(grads, grads, out=scratch)
+        scratch *= 1.0 - rho
+        square_grads += scratch  # s = rho * s + (1 - rho) * g^2
+        np.add(square_deltas, epsilon, out=scratch)
+        np.sqrt(scratch, out=scratch)
+        grads *= scratch
+        np.add(square_grads, epsilon, out=scratch)
+        np.sqrt(scratch, out=scratch)
+        grads /= scratch  # grads now holds -Delta
+        square_deltas *= rho
+        np.multiply(grads, grads, out=scratch)
+        scratch *= 1.0 - rho
+        square_deltas += scratch  # d = rho * d + (1 - rho) * Delta^2
+        grads *= learning_rate
+        params -= grads
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
+
+
+class Adam(Optimizer):
+    r"""Adaptive moment estimation: momentum divided by a running RMS.
+
+    .. math::
+
+        m &\leftarrow m + (1 - \beta_1)(g - m) \\
+        v &\leftarrow v + (1 - \beta_2)(g^2 - v) \\
+        \alpha_t &= \eta\, \frac{\sqrt{1 - \beta_2^t}}{1 - \beta_1^t} \\
+        \theta &\leftarrow \theta - \alpha_t\, \frac{m}{\sqrt{v} + \hat\epsilon}
+
+    With ``amsgrad=True``, :math:`\hat v \leftarrow \max(\hat v, v)` replaces
+    :math:`v` in the last line.
+
+    The bias corrections are folded into the step size :math:`\alpha_t`, so
+    Keras's :math:`\hat\epsilon` is the "epsilon hat" of Kingma & Ba (just
+    before their section 2.1). PyTorch uses
+    :math:`\theta \leftarrow \theta - \frac{\eta}{1-\beta_1^t}
+    \frac{m}{\sqrt{v / (1-\beta_2^t)} + \epsilon}`, i.e. the same update with
+    :math:`\hat\epsilon = \epsilon \sqrt{1 - \beta_2^t}`; the two agree when
+    epsilon is negligible.
+
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.001
+    beta_1 : float, default 0.9
+        Decay of the first-moment average, in [0, 1).
+    beta_2 : float, default 0.999
+        Decay of the second-moment average, in [0, 1).
+    epsilon : float, default 1e-7
+    amsgrad : bool, default False
+    **kwargs
+        ``clipnorm``, ``clipvalue``, ``global_clipnorm``, ``name``.
+    """
+
+    def __init__(
+        self,
+        learning_rate: float | LearningRateSchedule = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        amsgrad: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1 = _check_decay("beta_1", beta_1)
+        self.beta_2 = _check_decay("beta_2", beta_2)
+        self.epsilon = check_positive("epsilon", epsilon)
+        self.amsgrad = _check_bool("amsgrad", amsgrad)
+
+    def _state_names(self) -> tuple[str, ...]:
+        names = ("momentums", "velocities")
+        return names + ("velocity_hats",) if self.amsgrad else names
+
+    def _update(self, params, grads, learning_rate, step):
+        beta_1, beta_2, scratch = self.beta_1, self.beta_2, self._scratch
+        m, v = self._state["momentums"], self._state["velocities"]
+        alpha = learning_rate * math.sqrt(1.0 - beta_2**step) / (1.0 - beta_1**step)
+
+        np.multiply(grads, grads, out=scratch)
+        scratch -= v
+        scratch *= 1.0 - beta_2
+        v += scratch  # v = v + (1 - beta_2) * (g^2 - v)
+        np.subtract(grads, m, out=grads)
+        grads *= 1.0 - beta_1
+        m += grads  # m = m + (1 - beta_1) * (g - m)
+        if self.amsgrad:
+            v = np.maximum(self._state["velocity_hats"], v, out=self._state["velocity_hats"])
+
+        np.multiply(m, alpha, out=grads)
+        np.sqrt(v, out=scratch)
+        scratch += self.epsilon
+        grads /= scratch
+        params -= grads  # theta = theta - alpha * m / (sqrt(v) + eps)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+            "amsgrad": self.amsgrad,
+        }
+
+
+class AdamW(Adam):
+    r"""Adam with decoupled weight decay.
+
+    Before each Adam step (see :class:`Adam`) the parameters shrink towards zero:
+
+    .. math::
+
+        \theta \leftarrow \theta - \eta\, \lambda\, \theta
+
+    with :math:`\lambda` = ``weight_decay`` and :math:`\eta` the current
+    learning rate. The decay acts on the parameters directly, not through the
+    gradient, so the adaptive denominator does not weaken it (Loshchilov &
+    Hutter). Keras and PyTorch both decay first, then take the Adam step, and
+    both scale :math:`\lambda` by :math:`\eta`; they differ in Adam's epsilon
+    only (see :class:`Adam`). Every parameter is decayed, biases included.
+
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.001
+    weight_decay : float, default 0.004
+        :math:`\lambda` (>= 0).
+    beta_1, beta_2, epsilon, amsgrad
+        As in :class:`Adam`.
+    **kwargs
+        ``clipnorm``, ``clipvalue``, ``global_clipnorm``, ``name``.
+    """
+
+    def __init__(
+        self,
+        learning_rate: float | LearningRateSchedule = 0.001,
+        weight_decay: float = 0.004,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        amsgrad: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, **kwargs)
+        self.weight_decay = check_float("weight_decay", weight_decay, low=0.0)
+
+    def _update(self, params, grads, learning_rate, step):
+        params *= 1.0 - learning_rate * self.weight_decay
+        super()._update(params, grads, learning_rate, step)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "weight_decay": self.weight_decay}
+
+
+class Adamax(Optimizer):
+    r"""Adam with the infinity norm in place of the RMS.
+
+    .. math::
+
+        m &\leftarrow m + (1 - \beta_1)(g - m) \\
+        u &\leftarrow \max(\beta_2\, u,\ |g|) \\
+        \theta &\leftarrow \theta - \frac{\eta\, m}{(1 - \beta_1^t)(u + \epsilon)}
+
+    PyTorch adds :math:`\epsilon` inside the max, :math:`u \leftarrow
+    \max(\beta_2 u, |g| + \epsilon)`, and divides by :math:`u` alone.
+
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.001
+    beta_1 : float, default 0.9
+    beta_2 : float, default 0.999
+        Decay of the infinity norm, in [0, 1).
+    epsilon : float, default 1e-7
+    **kwargs
+        ``clipnorm``, ``clipvalue``, ``global_clipnorm``, ``name``.
+    """
+
+    def __init__(
+        self,
+        learning_rate: float | LearningRateSchedule = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1 = _check_decay("beta_1", beta_1)
+        self.beta_2 = _check_decay("beta_2", beta_2)
+        self.epsilon = check_positive("epsilon", epsilon)
+
+    def _state_names(self) -> tuple[str, ...]:
+        return ("momentums", "norms")
+
+    def _update(self, params, grads, learning_rate, step):
+        beta_1, scratch = self.beta_1, self._scratch
+        m, u = self._state["momentums"], self._state["norms"]
+        np.subtract(grads, m, out=scratch)
+        scratch *= 1.0 - beta_1
+        m += scratch  # m = m + (1 - beta_1) * (g - m)
+        u *= self.beta_2
+        np.abs(grads, out=grads)
+        np.maximum(u, grads, out=u)  # u = max(beta_2 * u, |g|)
+        np.add(u, self.epsilon, out=scratch)
+        scratch *= 1.0 - beta_1**step
+        np.multiply(m, learning_rate, out=grads)
+        grads /= scratch
+        params -= grads
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+        }
+
+
+class Nadam(Optimizer):
+    r"""Adam with Nesterov momentum (Dozat), using Keras's momentum schedule.
+
+    The momentum coefficient warms up over the steps,
+    :math:`\mu_t = \beta_1 (1 - \tfrac12 \cdot 0.96^{t})`, and
+    :math:`\Pi_t = \prod_{i \le t} \mu_i`:
+
+    .. math::
+
+        m &\leftarrow m + (1 - \beta_1)(g - m) \\
+        v &\leftarrow v + (1 - \beta_2)(g^2 - v) \\
+        \hat m &= \frac{\mu_{t+1}\, m}{1 - \Pi_{t+1}} + \frac{(1 - \mu_t)\, g}{1 - \Pi_t}, \qquad
+        \hat v = \frac{v}{1 - \beta_2^t} \\
+        \theta &\leftarrow \theta - \frac{\eta\, \hat m}{\sqrt{\hat v} + \epsilon}
+
+    PyTorch's ``NAdam`` is the same with :math:`0.96^{t \psi}` and default
+    ``momentum_decay`` :math:`\psi = 0.004` (Dozat's value); with
+    ``momentum_decay=1`` it matches Keras exactly. The running product
+    :math:`\Pi_t` is part of the saved state (``'u_product'``).
+
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.001
+    beta_1 : float, default 0.9
+    beta_2 : float, default 0.999
+    epsilon : float, default 1e-7
+    **kwargs
+        ``clipnorm``, ``clipvalue``, ``global_clipnorm``, ``name``.
+    """
+
+    def __init__(
+        self,
+        learning_rate: float | LearningRateSchedule = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1 = _check_decay("beta_1", beta_1)
+        self.beta_2 = _check_decay("beta_2", beta_2)
+        self.epsilon = check_positive("epsilon", epsilon)
+
+    def _state_names(self) -> tuple[str, ...]:
+        return ("momentums", "velocities", "u_product")
+
+    def _initial_state(self, params):
+        return {
+            "momentums": np.zeros_like(params),
+            "velocities": np.zeros_like(params),
+            "u_product": np.ones((), dtype=np.float64),  # Pi_0 = 1, a scalar
+        }
+
+    def _update(self, params, grads, learning_rate, step):
+        beta_1, beta_2, scratch = self.beta_1, self.beta_2, self._scratch
+        m, v = self._state["momentums"], self._state["velocities"]
+        u_t = beta_1 * (1.0 - 0.5 * 0.96**step)
+        u_next = beta_1 * (1.0 - 0.5 * 0.96 ** (step + 1))
+        u_product = float(self._state["u_product"]) * u_t
+        self._state["u_product"][...] = u_product
+        u_product_next = u_product * u_next
+
+        np.multiply(grads, grads, out=scratch)
+        scratch -= v
+        scratch *= 1.0 - beta_2
+        v += scratch  # v = v + (1 - beta_2) * (g^2 - v)
+        np.subtract(grads, m, out=scratch)
+        scratch *= 1.0 - beta_1
+        m += scratch  # m = m + (1 - beta_1) * (g - m)
+
+        grads *= (1.0 - u_t) / (1.0 - u_product)
+        np.multiply(m, u_next / (1.0 - u_product_next), out=scratch)
+        grads += scratch  # grads now holds m_hat
+        np.divide(v, 1.0 - beta_2**step, out=scratch)
+        np.sqrt(scratch, out=scratch)
+        scratch += self.epsilon
+        grads *= learning_rate
+        grads /= scratch
+        params -= grads
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+        }
+
+
+_OPTIMIZERS: dict[str, type[Optimizer]] = {
+    cls.__name__.lower(): cls
+    for cls in (SGD, RMSprop, Adagrad, Adadelta, Adam, Adamax, Nadam, AdamW)
+}
+
+
+def get(identifier: str | Optimizer | dict[str, Any]) -> Optimizer:
+    """Return an optimizer from a name, an instance or a config dict.
+
+    Parameters
+    ----------
+    identifier : str, Optimizer or dict
+        A Keras name (case-insensitive): ``'sgd'``, ``'rmsprop'``, ``'adagrad'``,
+        ``'adadelta'``, ``'adam'``, ``'adamax'``, ``'nadam'``, ``'adamw'``, giving
+        the optimizer with default settings; an :class:`Optimizer` (returned as
+        is); or a config dict such as ``{'name': 'adam', 'learning_rate': 0.01}``
+        (the class comes from ``'class_name'`` if present, else from ``'name'``).
+    """
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str):
+        return _OPTIMIZERS[_optimizer_key(identifier)]()
+    if isinstance(identifier, dict):
+        class_name = identifier.get("class_name", identifier.get("name"))
+        if class_name is None:
+            raise ValueError(
+                f"an optimizer config needs a 'name' key, one of {sorted(_OPTIMIZERS)}; "
+                f"got keys {sorted(identifier)}"
+            )
+        return _OPTIMIZERS[_optimizer_key(class_name)].from_config(identifier)
+    raise TypeError(
+        "optimizer must be a name, an Optimizer or a config dict, got "
+        f"{identifier!r} ({type(identifier).__name__})"
+    )
+
+
+def _optimizer_key(name: Any) -> str:
+    """The registry key for ``name``, or a ValueError that suggests the closest name.
+
+    Optimizer names differ by a letter or two (adam, adamax, adamw, nadam), so the
+    suggestion uses the edit distance with transpositions ('adma' -> 'adam'),
+    falling back on :func:`check_choice` for everything else.
+    """
+    if isinstance(name, str) and name.lower() not in _OPTIMIZERS:
+        distances = {key: _edit_distance(name.lower(), key) for key in _OPTIMIZERS}
+        closest = min(sorted(distances), key=distances.__getitem__)
+        if distances[closest] <= 2:
+            raise ValueError(
+                f"Unknown optimizer {name!r}. Valid values: {', '.join(sorted(_OPTIMIZERS))}. "
+                f"Did you mean {closest!r}?"
+            )
+    return check_choice("optimizer", name, _OPTIMIZERS)
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Insertions, deletions, substitutions and swaps of neighbours turning ``a`` into ``b``."""
+    previous_row, row = None, list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        before, previous_row, row = previous_row, row, [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            row[j] = min(previous_row[j] + 1, row[j - 1] + 1, previous_row[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], before[j - 2] + 1)
+    return row[len(b)]

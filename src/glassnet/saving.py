@@ -1,0 +1,318 @@
+"""Saving and loading models: one zip file of JSON and ``.npy`` arrays, no pickle.
+
+The format is documented in ``docs/file-format.md``. In short, ``model.glassnet``
+is a zip archive holding
+
+- ``glassnet.json``: format name and version, the architecture (each layer's
+  class and constructor arguments), the compile settings, the training state
+  (epochs completed and random-number-generator states) and, for every array
+  file, its shape, dtype and SHA-256;
+- ``weights/<i>.npy``: the parameter arrays, in ``model.get_weights()`` order;
+- ``optimizer/<name>.npy``: the optimizer's state (moments, step count).
+
+Arrays are read with ``allow_pickle=False``; nothing in a file is ever executed.
+Every problem with a file (truncated, corrupted, tampered, wrong version)
+raises :class:`ModelFileError` naming the file and the problem.
+Writes are atomic: the file is written beside its destination under a temporary
+name, flushed to disk and renamed over the destination only when complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+import glassnet
+
+FORMAT_NAME = "glassnet-model"
+FORMAT_VERSION = 1
+_MAX_JSON_BYTES = 16 * 1024 * 1024
+
+
+class ModelFileError(ValueError):
+    """A model or weights file cannot be read: truncated, corrupted, tampered or unsupported."""
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike) -> Iterator[io.BufferedWriter]:
+    """Open a temporary file beside ``path``; rename it onto ``path`` only on success.
+
+    A crash, a full disk or an exception mid-write leaves the previous file intact
+    (and no temporary file behind).
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        raise
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _serialise_metric(metric: Any) -> Any:
+    return metric if isinstance(metric, str) else metric.get_config()
+
+
+def save_model(model: Any, filepath: Any, include_optimizer: bool = True) -> None:
+    """Write ``model`` to ``filepath`` (see the module docstring for the format)."""
+    from glassnet.models import Sequential
+
+    if not isinstance(model, Sequential):
+        raise TypeError(f"save_model expects a Sequential model, got {type(model).__name__}")
+    model._require_built("save")
+    files: dict[str, bytes] = {}
+    for i, array in enumerate(model.get_weights()):
+        files[f"weights/{i}.npy"] = _npy_bytes(array)
+    compile_config = None
+    if model.compiled:
+        compile_config = {
+            "loss": model.loss.get_config(),
+            "optimizer": model.optimizer.get_config(),
+            "metrics": [_serialise_metric(m) for m in model._metric_identifiers],
+        }
+        if include_optimizer and getattr(model.optimizer, "built", True):
+            for name, value in model.optimizer.get_state().items():
+                files[f"optimizer/{name}.npy"] = _npy_bytes(np.asarray(value))
+    layer_rngs = {
+        str(i): layer.rng.bit_generator.state
+        for i, layer in enumerate(model.layers)
+        if isinstance(getattr(layer, "rng", None), np.random.Generator)
+    }
+    manifest = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "glassnet_version": glassnet.__version__,
+        "floatx": str(model.parameters.dtype),
+        "model": model.get_config(),
+        "compile": compile_config,
+        "training": {
+            "epoch": int(model._epoch),
+            "shuffle_rng": model._rng.bit_generator.state,
+            "layer_rngs": layer_rngs,
+        },
+        "files": {
+            name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+            for name, data in files.items()
+        },
+    }
+    with atomic_write(filepath) as handle, zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("glassnet.json", json.dumps(manifest, indent=1, default=_json_default))
+        for name, data in files.items():
+            zf.writestr(name, data)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    raise TypeError(f"cannot store {type(value).__name__} in a model file")
+
+
+class _Reader:
+    """Reads and verifies the members of a model file; every failure is a ModelFileError."""
+
+    def __init__(self, filepath: Any) -> None:
+        self.path = os.fspath(filepath)
+        if not os.path.exists(self.path):
+            raise FileNotFoundError(f"No model file at {self.path!r}")
+        try:
+            self.zip = zipfile.ZipFile(self.path)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+            raise self.error(f"not a glassnet model file (not a readable zip archive: {exc})") from None
+        self.manifest = self._read_manifest()
+
+    def error(self, problem: str) -> ModelFileError:
+        return ModelFileError(f"Cannot load {self.path!r}: {problem}")
+
+    def _raw(self, name: str, limit: int) -> bytes:
+        try:
+            info = self.zip.getinfo(name)
+        except KeyError:
+            raise self.error(f"member {name!r} is missing") from None
+        if info.file_size > limit:
+            raise self.error(f"member {name!r} is implausibly large ({info.file_size} bytes)")
+        try:
+            return self.zip.read(name)
+        except Exception as exc:  # CRC errors, truncation, bad compression data
+            raise self.error(f"member {name!r} is corrupted ({type(exc).__name__}: {exc})") from None
+
+    def _read_manifest(self) -> dict:
+        raw = self._raw("glassnet.json", _MAX_JSON_BYTES)
+        try:
+            manifest = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise self.error(f"glassnet.json is not valid JSON ({exc})") from None
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+            raise self.error("glassnet.json does not describe a glassnet model")
+        version = manifest.get("format_version")
+        if version != FORMAT_VERSION:
+            raise self.error(
+                f"file format version {version!r} is not supported by glassnet "
+                f"{glassnet.__version__} (which reads version {FORMAT_VERSION})"
+            )
+        for key, kind in (("model", dict), ("files", dict), ("training", dict)):
+            if not isinstance(manifest.get(key), kind):
+                raise self.error(f"glassnet.json: {key!r} is missing or not a {kind.__name__}")
+        return manifest
+
+    def array(self, name: str) -> np.ndarray:
+        entry = self.manifest["files"].get(name)
+        if not isinstance(entry, dict) or not isinstance(entry.get("bytes"), int):
+            raise self.error(f"{name!r} is not listed in glassnet.json")
+        data = self._raw(name, entry["bytes"])
+        if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
+            raise self.error(f"{name!r} does not match its checksum (the file was modified or damaged)")
+        try:
+            array = np.load(io.BytesIO(data), allow_pickle=False)
+        except Exception as exc:
+            raise self.error(f"{name!r} is not a valid array ({exc})") from None
+        if array.dtype.kind not in "fiu":
+            raise self.error(f"{name!r} has dtype {array.dtype}, expected numbers")
+        return array
+
+    def names(self, prefix: str) -> list[str]:
+        return sorted(n for n in self.manifest["files"] if n.startswith(prefix))
+
+    def close(self) -> None:
+        self.zip.close()
+
+
+def load_model(filepath: Any, compile: bool = True) -> Any:
+    """Rebuild a model from a file written by :func:`save_model`.
+
+    The result predicts identically and, with ``compile=True``, continues training
+    exactly where it stopped (optimizer state, epoch count and random states restored).
+    """
+    reader = _Reader(filepath)
+    try:
+        return _build_from(reader, compile)
+    except ModelFileError:
+        raise
+    except Exception as exc:  # a config that passed JSON parsing but describes nonsense
+        raise reader.error(f"the model description is invalid ({type(exc).__name__}: {exc})") from None
+    finally:
+        reader.close()
+
+
+def _build_from(reader: _Reader, compile: bool) -> Any:
+    from glassnet import config, layers
+    from glassnet.models import Sequential
+
+    manifest = reader.manifest
+    spec = manifest["model"]
+    if not isinstance(spec.get("layers"), list) or not spec["layers"]:
+        raise reader.error("the model has no layers")
+    previous_floatx = config.floatx()
+    floatx = manifest.get("floatx", "float32")
+    if floatx not in ("float32", "float64"):
+        raise reader.error(f"unsupported floatx {floatx!r}")
+    config.set_floatx(floatx)
+    try:
+        model = Sequential(name=str(spec.get("name", "sequential")))
+        for entry in spec["layers"]:
+            if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
+                raise reader.error("a layer entry is malformed")
+            cls = layers.get(entry.get("class_name"))
+            model.add(cls.from_config(entry["config"]))
+        if spec.get("input_shape") is None:
+            raise reader.error("the model's input shape is missing")
+        model.build(tuple(spec["input_shape"]))
+        weight_names = reader.names("weights/")
+        expected = sum(len(layer.param_specs) for layer in model.layers)
+        if len(weight_names) != expected:
+            raise reader.error(f"expected {expected} weight arrays, found {len(weight_names)}")
+        weights = [reader.array(f"weights/{i}.npy") for i in range(expected)]
+        try:
+            model.set_weights(weights)
+        except ValueError as exc:
+            raise reader.error(str(exc)) from None
+        training = manifest["training"]
+        model._epoch = int(training.get("epoch", 0))
+        _restore_rng(reader, model._rng, training.get("shuffle_rng"))
+        for index, state in (training.get("layer_rngs") or {}).items():
+            layer = model.layers[int(index)]
+            _restore_rng(reader, layer.rng, state)
+        compile_config = manifest.get("compile")
+        if compile and compile_config:
+            model.compile(
+                optimizer=compile_config["optimizer"],
+                loss=compile_config["loss"],
+                metrics=compile_config.get("metrics") or [],
+            )
+            state_names = reader.names("optimizer/")
+            if state_names:
+                state = {
+                    name[len("optimizer/"):-len(".npy")]: reader.array(name) for name in state_names
+                }
+                try:
+                    model.optimizer.set_state(state)
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise reader.error(f"optimizer state does not fit the model ({exc})") from None
+    finally:
+        config.set_floatx(previous_floatx)
+    return model
+
+
+def _restore_rng(reader: _Reader, rng: np.random.Generator, state: Any) -> None:
+    if state is None:
+        return
+    try:
+        rng.bit_generator.state = state
+    except Exception as exc:
+        raise reader.error(f"invalid random-generator state ({exc})") from None
+
+
+def save_weights(model: Any, filepath: Any) -> None:
+    """Write only the weights, as an ``.npz`` of plain arrays (``allow_pickle=False`` to read)."""
+    model._require_built("save_weights")
+    buffer = io.BytesIO()
+    np.savez(buffer, **{f"w{i}": w for i, w in enumerate(model.get_weights())})
+    with atomic_write(filepath) as handle:
+        handle.write(buffer.getvalue())
+
+
+def load_weights(model: Any, filepath: Any) -> None:
+    """Read weights written by :func:`save_weights` (or from a full model file)."""
+    path = os.fspath(filepath)
+    model._require_built("load_weights")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            if "glassnet.json" in zf.namelist():
+                zf.close()
+                source = load_model(path, compile=False)
+                model.set_weights(source.get_weights())
+                return
+        with np.load(path, allow_pickle=False) as data:
+            weights = [data[f"w{i}"] for i in range(len(data.files))]
+    except ModelFileError:
+        raise
+    except FileNotFoundError:
+        raise
+    except Exception as exc:
+        raise ModelFileError(f"Cannot load weights from {path!r}: {exc}") from None
+    try:
+        model.set_weights(weights)
+    except ValueError as exc:
+        raise ModelFileError(f"Cannot load weights from {path!r}: {exc}") from None
