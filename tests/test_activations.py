@@ -94,7 +94,8 @@ def test_forward_matches_torch_float32(name):
 @pytest.mark.parametrize("name", sorted(NUMPY_REFERENCE))
 def test_forward_matches_independent_formula(name):
     z = np.concatenate([sample_z(name, (3, 5)), [[-3.0, 0.0, -0.0, 3.0, 1e-300]]])
-    np.testing.assert_array_equal(activations.get(name).forward(z), NUMPY_REFERENCE[name](z))
+    np.testing.assert_allclose(activations.get(name).forward(z), NUMPY_REFERENCE[name](z),
+                               rtol=1e-15, atol=0)
 
 
 def test_keras_defaults_and_variants_match_torch():
@@ -156,7 +157,9 @@ def test_backward_matches_torch_autograd(name):
     z_t = torch.tensor(z, requires_grad=True)
     TORCH[name](z_t).backward(torch.from_numpy(dA))
     dZ = act.backward(dA, z, act.forward(z))
-    np.testing.assert_allclose(dZ, z_t.grad.numpy(), rtol=1e-9, atol=1e-12)
+    # torch's hardsigmoid backward multiplies by a float32 1/6, even for float64 tensors
+    rtol = 1e-7 if name == "hard_sigmoid" else 1e-9
+    np.testing.assert_allclose(dZ, z_t.grad.numpy(), rtol=rtol, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", [n for n in TRAINABLE if n != "softmax"])
@@ -311,7 +314,8 @@ def test_serialize_round_trip_and_formulas(name):
     assert activations.get(config) == act
     for text in (act.formula, act.derivative_formula, act.latex, act.derivative_latex):
         assert isinstance(text, str) and text
-    assert act.__doc__ and "g'(z)" in act.__doc__ + act.derivative_formula
+    doc = act.__doc__ or ""
+    assert "g(z)" in doc and ("g'(z)" in doc or "Jacobian" in doc)  # formula and derivative
 
 
 def test_config_keeps_parameters():

@@ -75,9 +75,37 @@ def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
     key = value.lower()
     if key in options:
         return key
-    close = difflib.get_close_matches(key, options, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
+    close = closest_name(key, options)
+    hint = f" Did you mean {close!r}?" if close else ""
     raise ValueError(f"Unknown {name} {value!r}. Valid values: {', '.join(options)}.{hint}")
+
+
+def closest_name(name: str, options: Iterable[str]) -> str | None:
+    """The option a typo most likely meant: fewest edits (swaps count as one, so
+    'adma' -> 'adam', not 'adamax'), else difflib's closest match, else None."""
+    options = sorted(options)
+    if not options:
+        return None
+    distances = {option: edit_distance(name, option) for option in options}
+    best = min(options, key=distances.__getitem__)
+    if distances[best] <= max(2, len(name) // 3):
+        return best
+    close = difflib.get_close_matches(name, options, n=1)
+    return close[0] if close else None
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Insertions, deletions, substitutions and swaps of neighbours turning ``a`` into ``b``."""
+    previous_row: list[int] = []
+    row = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        before, previous_row, row = previous_row, row, [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            row[j] = min(previous_row[j] + 1, row[j - 1] + 1, previous_row[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], before[j - 2] + 1)
+    return row[len(b)]
 
 
 def check_array(

@@ -569,7 +569,9 @@ class SELU(Activation):
 class Softplus(Activation):
     """Softplus, a smooth ReLU: ``g(z) = log(1 + exp(z))``, ``g'(z) = sigmoid(z)``.
 
-    Computed as ``max(z, 0) + log1p(exp(-|z|))``, which never overflows.
+    Use it where an output must be positive but smooth, e.g. a predicted rate
+    or standard deviation. Computed as ``max(z, 0) + log1p(exp(-|z|))``, which
+    never overflows.
     """
 
     name = "softplus"

@@ -36,27 +36,18 @@ from typing import Any
 
 import numpy as np
 
+from glassnet import activations
 from glassnet._validation import check_array, check_choice, check_float, check_int
 from glassnet.config import float_dtype
 
 EPSILON = 1e-7
 """Keras's ``backend.epsilon()``: probabilities are clipped to ``[EPSILON, 1 - EPSILON]``."""
 
+_sigmoid = activations.Sigmoid().forward   # σ(z) = 1 / (1 + e^{-z}), overflow-safe
+_softmax = activations.Softmax().forward   # softmax(z)_j = e^{z_j - max z} / Σ_c e^{z_c - max z}
+
 
 # --------------------------------------------------------------------------- helpers
-def _sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``σ(z) = 1 / (1 + e^{-z})`` without overflow.
-
-    With ``e = e^{-|z|}`` (always in ``(0, 1]``): ``σ(z) = 1/(1+e)`` for ``z ≥ 0`` and
-    ``σ(z) = e/(1+e)`` for ``z < 0``. Same shape and dtype as ``z``.
-    """
-    e = np.exp(-np.abs(z))
-    out = np.add(1.0, e, out=out)
-    np.reciprocal(out, out=out)
-    np.multiply(out, e, out=out, where=z < 0)
-    return out
-
-
 def _log_softmax(z: np.ndarray) -> np.ndarray:
     """``log softmax(z)_j = z_j - log Σ_c e^{z_c}`` along axis 1, via log-sum-exp.
 
@@ -64,14 +55,6 @@ def _log_softmax(z: np.ndarray) -> np.ndarray:
     """
     shifted = z - z.max(axis=1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-
-
-def _softmax(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``softmax(z)_j = e^{z_j - max z} / Σ_c e^{z_c - max z}`` along axis 1."""
-    out = np.subtract(z, z.max(axis=1, keepdims=True), out=out)
-    np.exp(out, out=out)
-    out /= out.sum(axis=1, keepdims=True)
-    return out
 
 
 def _as_float(array: Any) -> np.ndarray:

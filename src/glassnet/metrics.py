@@ -145,7 +145,9 @@ class Mean(Metric):
             self.total += float(values.sum())
             self.count += values.size
         else:
-            weights = np.broadcast_to(np.asarray(sample_weight, dtype=np.float64), values.shape)
+            weights = np.asarray(sample_weight, dtype=np.float64)
+            if weights.shape != values.shape:
+                weights = np.broadcast_to(weights, values.shape)
             self.total += float(np.vdot(weights, values))
             self.count += float(weights.sum())
 

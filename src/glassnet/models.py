@@ -481,10 +481,7 @@ class Sequential:
         self.history = history
         self.stop_training = False
         self._stop_reason = None
-        self._loss_uses_z = self._last_activation_name() in ("sigmoid", "softmax")
-        self._has_regularizers = any(
-            spec.regularizer is not None for layer in self.layers for spec in layer.param_specs
-        )
+        self._refresh_step_settings()
         batch_X = np.empty((batch_size, *X.shape[1:]), dtype=X.dtype)
         batch_Y = np.empty((batch_size, *Y.shape[1:]), dtype=Y.dtype)
         batch_w = None if weights is None else np.empty(batch_size, dtype=weights.dtype)
@@ -551,6 +548,15 @@ class Sequential:
         hooks.call("on_train_end", logs if self._epoch > initial_epoch else {})
         return history
 
+    def _refresh_step_settings(self) -> None:
+        """Facts the per-batch code needs, worked out once per call of fit/evaluate."""
+        # With a sigmoid/softmax output and the matching cross-entropy, the loss is
+        # computed from the logits Z (exact, no clipping of log(0)).
+        self._loss_uses_z = self._last_activation_name() == self.loss.logits_activation
+        self._has_regularizers = any(
+            spec.regularizer is not None for layer in self.layers for spec in layer.param_specs
+        )
+
     def _last_activation_name(self) -> str:
         activation = getattr(self.layers[-1], "activation", None)
         return activation.name if activation is not None else "linear"
@@ -576,10 +582,7 @@ class Sequential:
         for metric in states:
             metric.reset_state()
         total, count = 0.0, 0
-        self._loss_uses_z = self._last_activation_name() in ("sigmoid", "softmax")
-        self._has_regularizers = any(
-            spec.regularizer is not None for layer in self.layers for spec in layer.param_specs
-        )
+        self._refresh_step_settings()
         chunk = max(batch_size, 1024)
         for start in range(0, len(X), chunk):
             stop = start + chunk
@@ -668,10 +671,7 @@ class Sequential:
         if class_weight is not None:
             cw = self._class_weight_to_sample_weight(class_weight, Y)
             weights = cw if weights is None else weights * cw
-        self._loss_uses_z = self._last_activation_name() in ("sigmoid", "softmax")
-        self._has_regularizers = any(
-            spec.regularizer is not None for layer in self.layers for spec in layer.param_specs
-        )
+        self._refresh_step_settings()
         for metric in self.metrics:
             metric.reset_state()
         loss = self.train_step(X, Y, weights)
@@ -708,6 +708,18 @@ class Sequential:
 
         text = summary_text(self)
         (print_fn or print)(text)
+
+    def explain(self, batch_size: int | None = None, latex: bool = False) -> Any:
+        """Per layer: the shapes of ``W``, ``b``, ``Z``, ``A`` and the equations (see glassnet.explain)."""
+        from glassnet.explain import explain
+
+        return explain(self, batch_size=batch_size, latex=latex)
+
+    def trace(self, x: Any, y: Any, **kwargs: Any) -> Any:
+        """One example's forward and backward pass with every number (see glassnet.explain)."""
+        from glassnet.explain import trace
+
+        return trace(self, x, y, **kwargs)
 
     def _repr_html_(self) -> str:
         from glassnet.summary import summary_html

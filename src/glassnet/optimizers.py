@@ -191,10 +191,14 @@ class Optimizer:
         checked = []
         previous_stop = 0
         for index, segment in enumerate(segments):
-            if not isinstance(segment, (tuple, list)) or len(segment) != 2:
-                raise ValueError(f"segments[{index}] must be a (start, stop) pair, got {segment!r}")
-            start = check_int(f"segments[{index}] start", segment[0], minimum=0)
-            stop = check_int(f"segments[{index}] stop", segment[1], minimum=0)
+            try:
+                start, stop = segment
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"segments[{index}] must be a (start, stop) pair, got {segment!r}"
+                ) from None
+            start = check_int(f"segments[{index}] start", start, minimum=0)
+            stop = check_int(f"segments[{index}] stop", stop, minimum=0)
             if not previous_stop <= start < stop <= size:
                 raise ValueError(
                     f"segments must be sorted, non-overlapping, non-empty ranges inside "
@@ -212,7 +216,7 @@ class Optimizer:
         that was never built is built here with the whole buffer as one segment.
         """
         if not self.built:
-            self.build(params, [(0, params.size)])
+            self.build(params, [(0, np.size(params))])
         if params.shape != self._shape or params.dtype != self._dtype:
             raise ValueError(
                 f"params must be the {self._shape[0]}-element {self._dtype} buffer this "
@@ -352,6 +356,8 @@ class SGD(Optimizer):
         ``clipnorm``, ``clipvalue``, ``global_clipnorm``, ``name`` (see :class:`Optimizer`).
     """
 
+    _needs_scratch = False
+
     def __init__(
         self,
         learning_rate: float | LearningRateSchedule = 0.01,
@@ -362,8 +368,6 @@ class SGD(Optimizer):
         super().__init__(learning_rate, **kwargs)
         self.momentum = check_float("momentum", momentum, low=0.0, high=1.0)
         self.nesterov = _check_bool("nesterov", nesterov)
-
-    _needs_scratch = False
 
     def _state_names(self) -> tuple[str, ...]:
         return ("momentums",) if self.momentum > 0 else ()
@@ -920,31 +924,5 @@ def get(identifier: str | Optimizer | dict[str, Any]) -> Optimizer:
 
 
 def _optimizer_key(name: Any) -> str:
-    """The registry key for ``name``, or a ValueError that suggests the closest name.
-
-    Optimizer names differ by a letter or two (adam, adamax, adamw, nadam), so the
-    suggestion uses the edit distance with transpositions ('adma' -> 'adam'),
-    falling back on :func:`check_choice` for everything else.
-    """
-    if isinstance(name, str) and name.lower() not in _OPTIMIZERS:
-        distances = {key: _edit_distance(name.lower(), key) for key in _OPTIMIZERS}
-        closest = min(sorted(distances), key=distances.__getitem__)
-        if distances[closest] <= 2:
-            raise ValueError(
-                f"Unknown optimizer {name!r}. Valid values: {', '.join(sorted(_OPTIMIZERS))}. "
-                f"Did you mean {closest!r}?"
-            )
+    """The registry key for ``name``, or a ValueError that suggests the closest name."""
     return check_choice("optimizer", name, _OPTIMIZERS)
-
-
-def _edit_distance(a: str, b: str) -> int:
-    """Insertions, deletions, substitutions and swaps of neighbours turning ``a`` into ``b``."""
-    previous_row, row = None, list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        before, previous_row, row = previous_row, row, [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            cost = a[i - 1] != b[j - 1]
-            row[j] = min(previous_row[j] + 1, row[j - 1] + 1, previous_row[j - 1] + cost)
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                row[j] = min(row[j], before[j - 2] + 1)
-    return row[len(b)]
