@@ -167,10 +167,9 @@ class ProgbarLogger(Callback):
         if self.verbose == 1 and self.steps:
             tqdm = _tqdm()
             if tqdm is not None and getattr(self.model, "_is_chief", True):
-                width = len(str(self.steps))
                 self._bar = tqdm(
                     total=self.steps,
-                    bar_format=" {n:>%d}/{total} {bar:20} {remaining}{postfix}" % width,
+                    bar_format=" {n:>%d}/{total} {bar:20}{desc}" % len(str(self.steps)),
                     ascii=" ━",
                     leave=True,
                     mininterval=0.1,
@@ -182,27 +181,30 @@ class ProgbarLogger(Callback):
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         if self._bar is None:
             return
-        self._bar.update(1)
         now = time.perf_counter()
-        if now >= self._next_refresh:
-            self._next_refresh = now + 0.1
-            elapsed = now - self.epoch_start
-            running = self.model._running_logs()
-            self._bar.set_postfix_str(
-                f" {format_per_step(elapsed / (batch + 1))}{format_logs(running)}", refresh=False
-            )
+        if now < self._next_refresh and batch + 1 < self.steps:
+            self._bar.n = batch + 1  # counted, drawn at the next refresh
+            return
+        self._next_refresh = now + 0.1
+        elapsed = now - self.epoch_start
+        eta = elapsed / (batch + 1) * (self.steps - batch - 1)
+        self._bar.set_description_str(
+            f" {format_duration(eta)} {format_per_step(elapsed / (batch + 1))}"
+            f"{format_logs(self.model._running_logs())}",
+            refresh=False,
+        )
+        self._bar.update(batch + 1 - self._bar.n)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         elapsed = time.perf_counter() - self.epoch_start
         per_step = format_per_step(elapsed / max(self.steps, 1))
         logs = logs or {}
         if self._bar is not None:
-            self._bar.bar_format = (
-                " {n:>%d}/{total} {bar:20} %s %s%s"
-                % (len(str(self.steps)), format_duration(elapsed), per_step, format_logs(logs))
+            self._bar.n = self.steps
+            self._bar.set_description_str(
+                f" {format_duration(elapsed)} {per_step}{format_logs(logs)}", refresh=False
             )
-            self._bar.refresh()
-            self._bar.close()
+            self._bar.close()  # draws the final state once and leaves it on screen
             self._bar = None
         else:
             self._say(

@@ -256,6 +256,8 @@ class Sequential:
         self._metric_identifiers = list(metrics or [])
         self.metrics = []
         self.compiled = True
+        if not self.built and self.input_shape is not None and self.layers:
+            self.build()
         if self.built:
             self._resolve_metrics()
             self.optimizer.build(self._trainable_buffer(), self.segments)
@@ -270,6 +272,8 @@ class Sequential:
     # ------------------------------------------------------------------ forward / backward
     def forward(self, X: np.ndarray, training: bool = False) -> np.ndarray:
         """Forward propagation: ``A⁰ = X``; ``Aˡ = layerˡ(Aˡ⁻¹)``. Returns the last ``A``."""
+        if not self.built:
+            self._require_built("run forward")
         A = X
         for layer in self.layers:
             A = layer.forward(A, training=training)

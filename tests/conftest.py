@@ -1,0 +1,29 @@
+import numpy as np
+import pytest
+
+from glassnet import config
+from glassnet.utils import set_random_seed
+
+
+@pytest.fixture(autouse=True)
+def _isolate_global_settings():
+    """Each test starts in float32 with a fixed glassnet seed, and leaves them so."""
+    config.set_floatx("float32")
+    set_random_seed(1234)
+    yield
+    config.set_floatx("float32")
+
+
+@pytest.fixture
+def float64():
+    config.set_floatx("float64")
+    yield
+    config.set_floatx("float32")
+
+
+@pytest.fixture
+def circles_data():
+    from glassnet.datasets import make_circles, train_test_split
+
+    X, y = make_circles(n_samples=1000, factor=0.3, noise=0.1, random_state=0)
+    return train_test_split(X, y, test_size=0.1, random_state=0)
