@@ -3,8 +3,8 @@
 # Idempotent: whatever is already installed is left alone.
 set -euo pipefail
 
-if ! command -v mpirun >/dev/null 2>&1 || ! [ -e /usr/include/x86_64-linux-gnu/openmpi ] \
-        && ! command -v mpicc >/dev/null 2>&1; then
+# openmpi-bin gives mpirun; libopenmpi-dev gives mpicc (needed if pip builds mpi4py from source).
+if ! command -v mpirun >/dev/null 2>&1 || ! command -v mpicc >/dev/null 2>&1; then
     SUDO=""
     if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
     export DEBIAN_FRONTEND=noninteractive

@@ -494,7 +494,9 @@ class Sequential:
         interrupted = _InterruptFlag()
         hooks.call("on_train_begin", {})
         diverged_reported = False
-        with interrupted:
+        # A diverging run overflows; it is reported once, clearly (below), instead of
+        # as a stream of NumPy overflow warnings.
+        with interrupted, np.errstate(over="ignore", invalid="ignore"):
             for epoch in range(initial_epoch, epochs):
                 for metric in self.metrics:
                     metric.reset_state()

@@ -66,7 +66,7 @@ def atomic_write(path: str | os.PathLike) -> Iterator[io.BufferedWriter]:
 
 def _npy_bytes(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
-    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    np.save(buffer, np.asarray(array), allow_pickle=False)  # keeps 0-d arrays 0-d
     return buffer.getvalue()
 
 

@@ -1,0 +1,254 @@
+"""Watch a network learn: the decision boundary and the learning curves, epoch by epoch.
+
+:class:`TrainingAnimation` is a callback. After each chosen epoch it draws one
+frame: the decision boundary on the left (see :mod:`glassnet.viz.boundary`), the
+loss and the accuracy so far on the right. At the end of training it writes a GIF
+(or an MP4). :func:`animate_training` is ``model.fit`` with that callback.
+
+Rendering is fast because the figure is made once: each frame changes only the
+image's pixels (``set_data``), the boundary line and the curves' data
+(``set_data``), after one ``model.predict`` of the whole grid.
+
+>>> from glassnet.viz import animate_training
+>>> animate_training(model, X, y, epochs=50, path="training.gif")      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Any
+
+import numpy as np
+
+from glassnet._validation import check_int, check_positive
+from glassnet.callbacks import Callback, History
+from glassnet.viz._common import check_points, new_figure
+from glassnet.viz._frames import check_animation_path, render_rgb, save_frames
+from glassnet.viz.boundary import BoundaryPanel
+
+_TRAIN_COLOR, _VAL_COLOR = "#1f77b4", "#ff7f0e"
+
+
+def frame_epochs(epochs: int, frames: int | None, every: int) -> list[int]:
+    """The epoch indices (from 0) after which a frame is drawn.
+
+    ``frames`` evenly spaced epochs (always the first and the last) when given,
+    else every ``every``-th epoch and the last.
+    """
+    if frames is not None:
+        if frames >= epochs:
+            return list(range(epochs))
+        return sorted({int(round(e)) for e in np.linspace(0, epochs - 1, frames)})
+    return sorted(set(range(0, epochs, every)) | {epochs - 1})
+
+
+class TrainingAnimation(Callback):
+    """A callback that draws the decision boundary and the learning curves after each epoch.
+
+    Parameters
+    ----------
+    X : array of shape (n, 2)
+        The points to draw (usually the training data); the map covers their range.
+    y : array of shape (n,), (n, 1) or (n, k)
+        Their classes.
+    path : str or Path, optional
+        Written at the end of training: ``.gif`` (Pillow) or ``.mp4`` (needs ffmpeg).
+        Without a path, call :meth:`save` yourself; the frames are in ``.frames``.
+    every : int
+        Draw a frame every ``every`` epochs (and after the last).
+    frames : int, optional
+        Instead of ``every``: this many frames, evenly spaced over the epochs.
+    fps : float
+        Frames per second of the animation.
+    size : (width, height) in inches
+        With ``dpi``, the frame size in pixels: ``(8, 4)`` at 80 dpi is 640 x 320.
+    dpi : float
+    X_test, y_test : arrays, optional
+        Test points, drawn as triangles.
+    resolution : int
+        The boundary grid has ``resolution x resolution`` points.
+
+    Attributes
+    ----------
+    frames : list of ndarray of shape (height, width, 3), uint8
+        The pictures drawn so far.
+    frame_epochs : list of int
+        The epoch (from 1) of each frame.
+    """
+
+    def __init__(
+        self,
+        X: Any,
+        y: Any,
+        path: Any = None,
+        every: int = 1,
+        *,
+        frames: int | None = None,
+        fps: float = 10,
+        size: tuple[float, float] = (8, 4),
+        dpi: float = 80,
+        X_test: Any = None,
+        y_test: Any = None,
+        resolution: int = 100,
+        point_size: float = 8.0,
+    ) -> None:
+        super().__init__()
+        self.X, self.labels = check_points(X, y)
+        self.X_test = self.labels_test = None
+        if X_test is not None or y_test is not None:
+            if X_test is None or y_test is None:
+                raise ValueError("give both X_test and y_test, or neither")
+            self.X_test, self.labels_test = check_points(X_test, y_test, ("X_test", "y_test"))
+        self.path = None if path is None else check_animation_path(path)
+        self.every = check_int("every", every)
+        self.n_frames = None if frames is None else check_int("frames", frames)
+        self.fps = check_positive("fps", fps)
+        if not (isinstance(size, tuple | list) and len(size) == 2):
+            raise TypeError(f"size must be (width, height) in inches, got {size!r}")
+        self.size = (check_positive("size[0]", size[0]), check_positive("size[1]", size[1]))
+        self.dpi = check_positive("dpi", dpi)
+        self.resolution = check_int("resolution", resolution, minimum=2)
+        self.point_size = point_size
+        self.frames: list[np.ndarray] = []
+        self.frame_epochs: list[int] = []
+        self.figure: Any = None
+
+    # -- the hooks ------------------------------------------------------------------
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.frames, self.frame_epochs = [], []
+        self.total_epochs = int(self.params.get("epochs", 1))
+        self.curves: dict[str, list[float]] = {}
+        self.epochs_seen: list[int] = []
+        self._chosen = set(frame_epochs(self.total_epochs, self.n_frames, self.every))
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.epochs_seen.append(epoch + 1)
+        for key, value in (logs or {}).items():
+            self.curves.setdefault(key, []).append(float(value))
+        if epoch in self._chosen:
+            self._draw_frame(epoch + 1)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if self.epochs_seen and self.frame_epochs[-1:] != self.epochs_seen[-1:]:
+            self._draw_frame(self.epochs_seen[-1])   # stopped early: show where it ended
+        if self.path is not None and self.frames:
+            self.save(self.path)
+
+    def save(self, path: Any, fps: float | None = None) -> pathlib.Path:
+        """Write the frames to ``path`` (``.gif`` or ``.mp4``); returns the path."""
+        return save_frames(self.frames, path, self.fps if fps is None else check_positive("fps", fps))
+
+    # -- drawing --------------------------------------------------------------------
+    def _metric_name(self) -> str | None:
+        """The first metric in the logs (e.g. ``'accuracy'``), drawn under the loss."""
+        return next((k for k in self.curves if k != "loss" and not k.startswith("val_")
+                     and "/" not in k), None)
+
+    def _build_figure(self) -> None:
+        figure = new_figure(self.size, self.dpi)
+        metric = self._metric_name()
+        grid = figure.add_gridspec(2 if metric else 1, 2, width_ratios=(1.0, 1.0),
+                                   left=0.07, right=0.97, bottom=0.12, top=0.9,
+                                   wspace=0.25, hspace=0.45)
+        boundary_ax = figure.add_subplot(grid[:, 0])
+        self.panel = BoundaryPanel(boundary_ax, self.X, self.labels, self.X_test,
+                                   self.labels_test, self.resolution, 0.1, self.point_size,
+                                   colorbar=False)
+        self.title = boundary_ax.set_title("", fontsize="medium")
+        self.curve_axes: dict[str, Any] = {}
+        self.curve_lines: dict[str, Any] = {}
+        names = ["loss"] + ([metric] if metric else [])
+        for row, name in enumerate(names):
+            ax = figure.add_subplot(grid[row, 1])
+            ax.set_xlim(0.5, self.total_epochs + 0.5)
+            ax.set_title(name, fontsize="medium")
+            ax.grid(alpha=0.3)
+            self.curve_axes[name] = ax
+            for key, color, label in ((name, _TRAIN_COLOR, "train"),
+                                      (f"val_{name}", _VAL_COLOR, "validation")):
+                if key in self.curves:
+                    (self.curve_lines[key],) = ax.plot([], [], color=color, lw=1.6, label=label)
+            if f"val_{name}" in self.curves:
+                ax.legend(fontsize="x-small", loc="best")
+        self.curve_axes[names[-1]].set_xlabel("epoch")
+        self.figure = figure
+
+    def _draw_frame(self, epoch: int) -> None:
+        if self.figure is None:
+            self._build_figure()
+        self.panel.update(self.model)
+        summary = ", ".join(f"{k} {v[-1]:.3f}" for k, v in self.curves.items() if "/" not in k)
+        self.title.set_text(f"epoch {epoch}/{self.total_epochs}: {summary}"
+                            if len(summary) < 45 else f"epoch {epoch}/{self.total_epochs}")
+        for name, ax in self.curve_axes.items():
+            values = []
+            for key in (name, f"val_{name}"):
+                if key in self.curve_lines:
+                    self.curve_lines[key].set_data(self.epochs_seen, self.curves[key])
+                    values.extend(self.curves[key])
+            finite = [v for v in values if np.isfinite(v)]
+            if finite:
+                low, high = min(finite), max(finite)
+                if name == "loss":
+                    low = min(0.0, low)
+                elif 0.0 <= low and high <= 1.0:     # accuracy-like
+                    low, high = min(low, 0.5), 1.0
+                pad = 0.05 * max(high - low, 1e-6)
+                ax.set_ylim(low - pad, high + pad)
+        self.frames.append(render_rgb(self.figure))
+        self.frame_epochs.append(epoch)
+
+
+def animate_training(
+    model: Any,
+    X: Any,
+    y: Any,
+    epochs: int,
+    path: Any,
+    *,
+    fps: float = 10,
+    frames: int | None = None,
+    size: tuple[float, float] = (8, 4),
+    dpi: float = 80,
+    X_test: Any = None,
+    y_test: Any = None,
+    resolution: int = 100,
+    verbose: Any = 0,
+    callbacks: list[Callback] | None = None,
+    **fit_kwargs: Any,
+) -> History:
+    """Train ``model`` on 2-D points and save an animation of it learning.
+
+    Runs ``model.fit(X, y, epochs=epochs, callbacks=[TrainingAnimation(...)], **fit_kwargs)``.
+    Each frame: the decision boundary (left), the loss and accuracy so far (right).
+
+    Parameters
+    ----------
+    model : Sequential
+        A compiled model with 2 inputs.
+    X, y : arrays of shape (n, 2) and (n,) / (n, 1) / (n, k)
+    epochs : int
+    path : str or Path
+        ``.gif`` or ``.mp4`` (MP4 needs ffmpeg; checked before training starts).
+    fps : float
+        Frames per second.
+    frames : int, optional
+        Number of frames, evenly spaced over the epochs; default one per epoch.
+    size, dpi
+        Frame size: ``size`` inches times ``dpi`` pixels per inch.
+    X_test, y_test : arrays, optional
+        Drawn as triangles (not used for training).
+    **fit_kwargs
+        Passed to ``fit`` (``batch_size``, ``validation_split``, ...).
+
+    Returns
+    -------
+    History
+        What ``fit`` returned.
+    """
+    animation = TrainingAnimation(
+        X, y, path, frames=frames, fps=fps, size=size, dpi=dpi, X_test=X_test, y_test=y_test,
+        resolution=resolution,
+    )
+    return model.fit(X, y, epochs=epochs, verbose=verbose,
+                     callbacks=[*(callbacks or []), animation], **fit_kwargs)
