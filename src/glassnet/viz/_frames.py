@@ -3,8 +3,8 @@
 A frame is the RGB pixel array of a figure drawn by the Agg canvas. Frames are
 kept in memory (``width * height * 3`` bytes each) and written at the end:
 
-* ``.gif`` by Pillow, all frames sharing one palette of at most 128 colours
-  (no dithering, so the file compresses well);
+* ``.gif`` by Pillow, all frames sharing one palette of ``colors`` colours
+  (64 by default; no dithering, so the file compresses well);
 * ``.mp4`` by ``ffmpeg`` (H.264), when it is installed.
 """
 
@@ -17,6 +17,8 @@ import subprocess
 from typing import Any
 
 import numpy as np
+
+from glassnet._validation import check_int
 
 ANIMATION_FORMATS = (".gif", ".mp4")
 
@@ -50,25 +52,30 @@ def render_rgb(figure: Any) -> np.ndarray:
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
-def save_frames(frames: list[np.ndarray], path: Any, fps: float) -> pathlib.Path:
-    """Write RGB ``frames`` (each (height, width, 3) uint8) to a ``.gif`` or ``.mp4`` file."""
+def save_frames(
+    frames: list[np.ndarray], path: Any, fps: float, colors: int = 64
+) -> pathlib.Path:
+    """Write RGB ``frames`` (each (height, width, 3) uint8) to a ``.gif`` or ``.mp4`` file.
+
+    ``colors`` (2 to 256) is the size of the GIF's palette: fewer colours, smaller file.
+    """
     if not frames:
         raise ValueError("there are no frames to save (did training run for at least one epoch?)")
     path = check_animation_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".gif":
-        _save_gif(frames, path, fps)
+        _save_gif(frames, path, fps, check_int("colors", colors, minimum=2))
     else:
         _save_mp4(frames, path, fps)
     return path
 
 
-def _save_gif(frames: list[np.ndarray], path: pathlib.Path, fps: float, colors: int = 128) -> None:
+def _save_gif(frames: list[np.ndarray], path: pathlib.Path, fps: float, colors: int) -> None:
     from PIL import Image
 
     # One palette for all frames, chosen from the first, middle and last frames.
     samples = [frames[0], frames[len(frames) // 2], frames[-1]]
-    palette = Image.fromarray(np.concatenate(samples, axis=0)).quantize(colors=colors)
+    palette = Image.fromarray(np.concatenate(samples, axis=0)).quantize(colors=min(colors, 256))
     images = [
         Image.fromarray(frame).quantize(palette=palette, dither=Image.Dither.NONE)
         for frame in frames

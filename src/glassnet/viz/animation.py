@@ -23,7 +23,7 @@ import numpy as np
 from glassnet._validation import check_int, check_positive
 from glassnet.callbacks import Callback, History
 from glassnet.viz._common import check_points, new_figure
-from glassnet.viz._frames import check_animation_path, render_rgb, save_frames
+from glassnet.viz._frames import check_animation_path, save_frames
 from glassnet.viz.boundary import BoundaryPanel
 
 _TRAIN_COLOR, _VAL_COLOR = "#1f77b4", "#ff7f0e"
@@ -67,6 +67,10 @@ class TrainingAnimation(Callback):
         Test points, drawn as triangles.
     resolution : int
         The boundary grid has ``resolution x resolution`` points.
+    point_size : float
+        Marker area of the points.
+    gif_colors : int
+        Palette size of a GIF (2 to 256); fewer colours make a smaller file.
 
     Attributes
     ----------
@@ -91,6 +95,7 @@ class TrainingAnimation(Callback):
         y_test: Any = None,
         resolution: int = 100,
         point_size: float = 8.0,
+        gif_colors: int = 64,
     ) -> None:
         super().__init__()
         self.X, self.labels = check_points(X, y)
@@ -109,13 +114,16 @@ class TrainingAnimation(Callback):
         self.dpi = check_positive("dpi", dpi)
         self.resolution = check_int("resolution", resolution, minimum=2)
         self.point_size = point_size
+        self.gif_colors = check_int("gif_colors", gif_colors, minimum=2)
         self.frames: list[np.ndarray] = []
         self.frame_epochs: list[int] = []
         self.figure: Any = None
+        self._background: Any = None
 
     # -- the hooks ------------------------------------------------------------------
     def on_train_begin(self, logs: dict | None = None) -> None:
         self.frames, self.frame_epochs = [], []
+        self.figure, self._background = None, None
         self.total_epochs = int(self.params.get("epochs", 1))
         self.curves: dict[str, list[float]] = {}
         self.epochs_seen: list[int] = []
@@ -136,7 +144,8 @@ class TrainingAnimation(Callback):
 
     def save(self, path: Any, fps: float | None = None) -> pathlib.Path:
         """Write the frames to ``path`` (``.gif`` or ``.mp4``); returns the path."""
-        return save_frames(self.frames, path, self.fps if fps is None else check_positive("fps", fps))
+        fps = self.fps if fps is None else check_positive("fps", fps)
+        return save_frames(self.frames, path, fps, colors=self.gif_colors)
 
     # -- drawing --------------------------------------------------------------------
     def _metric_name(self) -> str | None:
@@ -147,9 +156,8 @@ class TrainingAnimation(Callback):
     def _build_figure(self) -> None:
         figure = new_figure(self.size, self.dpi)
         metric = self._metric_name()
-        grid = figure.add_gridspec(2 if metric else 1, 2, width_ratios=(1.0, 1.0),
-                                   left=0.07, right=0.97, bottom=0.12, top=0.9,
-                                   wspace=0.25, hspace=0.45)
+        figure.set_layout_engine("constrained")   # used for the first frame, then frozen
+        grid = figure.add_gridspec(2 if metric else 1, 2, width_ratios=(1.0, 1.0))
         boundary_ax = figure.add_subplot(grid[:, 0])
         self.panel = BoundaryPanel(boundary_ax, self.X, self.labels, self.X_test,
                                    self.labels_test, self.resolution, 0.1, self.point_size,
@@ -180,23 +188,69 @@ class TrainingAnimation(Callback):
         summary = ", ".join(f"{k} {v[-1]:.3f}" for k, v in self.curves.items() if "/" not in k)
         self.title.set_text(f"epoch {epoch}/{self.total_epochs}: {summary}"
                             if len(summary) < 45 else f"epoch {epoch}/{self.total_epochs}")
+        limits_changed = False
         for name, ax in self.curve_axes.items():
             values = []
             for key in (name, f"val_{name}"):
                 if key in self.curve_lines:
                     self.curve_lines[key].set_data(self.epochs_seen, self.curves[key])
                     values.extend(self.curves[key])
-            finite = [v for v in values if np.isfinite(v)]
-            if finite:
-                low, high = min(finite), max(finite)
-                if name == "loss":
-                    low = min(0.0, low)
-                elif 0.0 <= low and high <= 1.0:     # accuracy-like
-                    low, high = min(low, 0.5), 1.0
-                pad = 0.05 * max(high - low, 1e-6)
-                ax.set_ylim(low - pad, high + pad)
-        self.frames.append(render_rgb(self.figure))
+            limits_changed |= self._fit_limits(name, ax, values)
+        self.frames.append(self._render(full=limits_changed or self._background is None))
         self.frame_epochs.append(epoch)
+
+    @staticmethod
+    def _fit_limits(name: str, ax: Any, values: list[float]) -> bool:
+        """Widen the y-axis when a curve leaves it; return whether the limits changed.
+
+        The limits only ever grow (a loss that falls stays inside the first epoch's
+        range), so the axes behind the curves rarely need redrawing.
+        """
+        finite = [v for v in values if np.isfinite(v)]
+        if not finite:
+            return False
+        low, high = ax.get_ylim()
+        fresh = getattr(ax, "_glassnet_fitted", False) is False
+        data_low, data_high = min(finite), max(finite)
+        if not fresh and low <= data_low and data_high <= high:
+            return False
+        if name == "loss":
+            new_low, new_high = min(0.0, data_low), data_high * 1.1 if data_high > 0 else 1.0
+        elif 0.0 <= data_low and data_high <= 1.0:            # accuracy-like: up to 1
+            new_low, new_high = min(data_low, 0.5) - 0.02, 1.02
+        else:
+            pad = 0.1 * max(data_high - data_low, 1e-6)
+            new_low, new_high = data_low - pad, data_high + pad
+        if not fresh:
+            new_low, new_high = min(new_low, low), max(new_high, high)
+        ax.set_ylim(new_low, new_high)
+        ax._glassnet_fitted = True
+        return True
+
+    def _animated_artists(self) -> list[Any]:
+        """What changes from frame to frame, in drawing order (the rest is a fixed background)."""
+        ax, lines = self.panel.ax, self.panel.lines
+        points = [c for c in ax.collections if c is not lines]
+        artists = [self.panel.image, lines, *points, ax.get_legend(), *ax.spines.values(),
+                   self.title, *self.curve_lines.values()]
+        return [artist for artist in artists if artist is not None]
+
+    def _render(self, full: bool) -> np.ndarray:
+        """The frame's pixels. Blitting: the axes, ticks and labels are drawn once into a
+        saved background; each frame restores it and draws only the changing artists."""
+        canvas = self.figure.canvas
+        artists = self._animated_artists()
+        for artist in artists:
+            artist.set_animated(True)
+        if full:
+            canvas.draw()
+            if self.figure.get_layout_engine() is not None:
+                self.figure.set_layout_engine("none")   # keep the layout found: faster
+            self._background = canvas.copy_from_bbox(self.figure.bbox)
+        canvas.restore_region(self._background)
+        for artist in artists:
+            self.figure.draw_artist(artist)
+        return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
 def animate_training(

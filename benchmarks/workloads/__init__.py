@@ -1,0 +1,1 @@
+"""The benchmark workloads; each module has ``run(settings) -> dict`` (see ``run.py``)."""

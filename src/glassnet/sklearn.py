@@ -1,0 +1,596 @@
+"""scikit-learn estimators backed by a glassnet network.
+
+:class:`GlassnetClassifier` and :class:`GlassnetRegressor` look and behave like
+``MLPClassifier`` and ``MLPRegressor``: they take hyper-parameters in the
+constructor, learn in ``fit(X, y)`` and work inside ``Pipeline``,
+``GridSearchCV`` and ``cross_val_score``. Underneath, ``fit`` builds and trains a
+:class:`~glassnet.models.Sequential` model, kept as ``model_`` so you can look at
+its weights (``model_.layers[0].W``), call ``model_.summary()`` or save it.
+
+The default network for ``hidden_layer_sizes=(h1, h2)`` is::
+
+    X (n, n_features) -> Dense(h1, activation) -> Dense(h2, activation) -> Dense(k, output)
+
+with the output layer and loss chosen from the targets:
+
+=====================  ==========================  ===============================
+task                   output layer                loss
+=====================  ==========================  ===============================
+binary                 1 sigmoid unit              binary_crossentropy
+multi-class (K > 2)    K softmax units             sparse_categorical_crossentropy
+multi-label (K labels) K sigmoid units             binary_crossentropy
+regression (k outputs) k linear units              mse
+=====================  ==========================  ===============================
+
+The L2 penalty is scikit-learn's: ``alpha / (2 * batch_size) * sum ||W||^2`` is
+added to each batch's mean loss (kernels only, not biases), so ``alpha`` means
+the same as in ``MLPClassifier``.
+
+Everything runs in ``glassnet.config.float_dtype()`` (float32 by default);
+``predict_proba`` and regression predictions are returned as float64.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
+
+from glassnet import activations, config, losses, optimizers
+from glassnet._validation import _describe, check_float, check_int
+from glassnet.callbacks import EarlyStopping
+from glassnet.layers import Dense, Input
+from glassnet.models import Sequential
+from glassnet.regularizers import L2
+from glassnet.utils import make_rng
+
+__all__ = ["GlassnetClassifier", "GlassnetRegressor", "make_mlp"]
+
+#: ``batch_size='auto'`` means ``min(AUTO_BATCH_SIZE, n_samples)``, as in MLPClassifier.
+AUTO_BATCH_SIZE = 200
+
+
+def make_mlp(
+    n_features: int,
+    n_outputs: int,
+    *,
+    hidden_layer_sizes: tuple[int, ...] = (100,),
+    activation: str = "relu",
+    output_activation: str = "linear",
+    loss: Any = "mse",
+    optimizer: str = "adam",
+    learning_rate: float = 0.001,
+    alpha: float = 0.0001,
+    batch_size: int = AUTO_BATCH_SIZE,
+    **unused: Any,
+) -> Sequential:
+    """The network the estimators build by default: a compiled multi-layer perceptron.
+
+    A custom ``model_fn`` is called with the same arguments, so it can start as a
+    copy of this function.
+
+    Parameters
+    ----------
+    n_features : int
+        Number of input columns.
+    n_outputs : int
+        Number of output units ``k``.
+    hidden_layer_sizes : tuple of int
+        Units of each hidden layer; ``()`` gives a linear (logistic) model.
+    activation : str
+        Activation of the hidden layers.
+    output_activation : str
+        Activation of the output layer (``sigmoid``, ``softmax`` or ``linear``).
+    loss : str or Loss
+    optimizer : str
+        A glassnet optimizer name (``'adam'``, ``'sgd'``, ...).
+    learning_rate : float
+    alpha : float
+        L2 factor: ``alpha / (2 * batch_size) * ||W||^2`` per kernel ``W``.
+    batch_size : int
+        The batch size ``fit`` will use (for the L2 scaling).
+    **unused
+        Other settings of the estimator, ignored here.
+
+    Returns
+    -------
+    Sequential
+        Compiled, not yet built (``fit`` builds it with the estimator's random state).
+    """
+    l2 = alpha / (2.0 * batch_size)
+    regularizer = L2(l2) if l2 > 0 else None
+    model = Sequential([Input(shape=(n_features,))])
+    for index, units in enumerate(hidden_layer_sizes):
+        model.add(Dense(units, activation=activation, kernel_regularizer=regularizer,
+                        name=f"hidden_{index + 1}"))
+    model.add(Dense(n_outputs, activation=output_activation, kernel_regularizer=regularizer,
+                    name="output"))
+    chosen = optimizers.get(optimizer)
+    chosen.learning_rate = learning_rate
+    model.compile(optimizer=chosen, loss=loss)
+    return model
+
+
+@dataclass
+class _Settings:
+    """The hyper-parameters, checked once at the start of ``fit``."""
+
+    hidden_layer_sizes: tuple[int, ...]
+    batch_size: int | str
+    epochs: int
+    early_stopping: bool
+    validation_fraction: float
+    n_iter_no_change: int
+    tol: float
+    alpha: float
+
+
+class _GlassnetEstimator(BaseEstimator):
+    """What the classifier and the regressor share: hyper-parameters, ``fit``, pickling."""
+
+    def __init__(
+        self,
+        hidden_layer_sizes: Any = (100,),
+        activation: str = "relu",
+        *,
+        optimizer: str = "adam",
+        learning_rate: float = 0.001,
+        batch_size: int | str = "auto",
+        epochs: int = 200,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 10,
+        tol: float = 1e-4,
+        alpha: float = 0.0001,
+        loss: Any = None,
+        model_fn: Callable[..., Sequential] | None = None,
+        random_state: Any = None,
+        verbose: int = 0,
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.alpha = alpha
+        self.loss = loss
+        self.model_fn = model_fn
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ checks
+    def _check_settings(self) -> _Settings:
+        sizes = self.hidden_layer_sizes
+        if not isinstance(sizes, tuple | list):
+            sizes = (sizes,)
+        sizes = tuple(check_int(f"hidden_layer_sizes[{i}]", s) for i, s in enumerate(sizes))
+        activations.get(self.activation)            # raises for an unknown name
+        if not isinstance(self.optimizer, str):
+            raise TypeError(
+                "optimizer must be a glassnet optimizer name such as 'adam' or 'sgd' (use "
+                f"model_fn for anything else), got {_describe(self.optimizer)}"
+            )
+        optimizers.get(self.optimizer)              # raises for an unknown name
+        check_float("learning_rate", self.learning_rate, low=0.0, low_inclusive=False)
+        batch_size = self.batch_size
+        if batch_size != "auto":
+            batch_size = check_int("batch_size", batch_size)
+        if not isinstance(self.early_stopping, bool | np.bool_):
+            raise TypeError(f"early_stopping must be True or False, got {_describe(self.early_stopping)}")
+        if self.model_fn is not None and not callable(self.model_fn):
+            raise TypeError(
+                "model_fn must be None or a callable model_fn(n_features, n_outputs, **kwargs) "
+                f"returning a compiled Sequential, got {_describe(self.model_fn)}"
+            )
+        if self.loss is not None:
+            losses.get(self.loss)                   # raises for an unknown name
+        return _Settings(
+            hidden_layer_sizes=sizes,
+            batch_size=batch_size,
+            epochs=check_int("epochs", self.epochs),
+            early_stopping=bool(self.early_stopping),
+            validation_fraction=check_float("validation_fraction", self.validation_fraction,
+                                            low=0.0, high=1.0, low_inclusive=False,
+                                            high_inclusive=False),
+            n_iter_no_change=check_int("n_iter_no_change", self.n_iter_no_change),
+            tol=check_float("tol", self.tol, low=0.0),
+            alpha=check_float("alpha", self.alpha, low=0.0),
+        )
+
+    def _random_generator(self) -> np.random.Generator:
+        """A Generator from ``random_state`` (None, int, RandomState or Generator)."""
+        state = self.random_state
+        if isinstance(state, np.random.RandomState):
+            state = int(state.randint(np.iinfo(np.int32).max))
+        return make_rng(state)
+
+    # ------------------------------------------------------------------ training
+    def _fit(
+        self,
+        X: np.ndarray,
+        targets: np.ndarray,
+        sample_weight: Any,
+        *,
+        n_outputs: int,
+        output_activation: str,
+        default_loss: str,
+        encode: Callable[[np.ndarray, losses.Loss], np.ndarray],
+        stratify: np.ndarray | None = None,
+    ) -> None:
+        """Build the network, train it on ``(X, encode(targets))`` and store the results.
+
+        ``targets`` is indexed by rows (class ids, an indicator matrix or real values);
+        ``encode`` turns a selection of it into what the model's loss expects.
+        """
+        settings = self._check_settings()
+        rng = self._random_generator()
+        # One seed per consumer, always drawn in this order, so that a change of
+        # one setting (early_stopping) does not change the others' random numbers.
+        init_seed, shuffle_seed, split_seed, layer_seed = rng.integers(0, 2**31, size=4)
+
+        rows = np.arange(len(X))
+        weights = None
+        if sample_weight is not None:
+            weights = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                           ensure_non_negative=True)
+            rows = rows[weights > 0]                # a weight of 0 leaves the sample out
+            if len(rows) == 0:
+                raise ValueError("sample_weight: every weight is zero; nothing to learn from")
+            if np.ptp(weights[rows]) == 0:
+                weights = None                      # all equal: the same as no weights
+            else:                                   # mean 1: only relative weights matter
+                weights = weights * (len(rows) / weights[rows].sum())
+
+        validation_rows = None
+        if settings.early_stopping:
+            rows, validation_rows = self._split(rows, settings.validation_fraction,
+                                                int(split_seed), stratify)
+
+        n_train = len(rows)
+        if settings.batch_size == "auto":
+            batch_size = min(AUTO_BATCH_SIZE, n_train)
+        else:
+            batch_size = min(settings.batch_size, n_train)
+
+        loss = default_loss if self.loss is None else self.loss
+        model_fn = self.model_fn or make_mlp
+        model = model_fn(
+            X.shape[1], n_outputs,
+            hidden_layer_sizes=settings.hidden_layer_sizes, activation=self.activation,
+            output_activation=output_activation, loss=loss, optimizer=self.optimizer,
+            learning_rate=self.learning_rate, alpha=settings.alpha, batch_size=batch_size,
+        )
+        if not isinstance(model, Sequential):
+            raise TypeError(f"model_fn must return a glassnet Sequential, got {_describe(model)}")
+        if not model.compiled:
+            raise ValueError(
+                "model_fn must return a compiled model: call model.compile(optimizer=..., "
+                "loss=...) before returning it"
+            )
+        # The model drew its generators from glassnet's global seed when it was
+        # created; replace them by ones derived from random_state.
+        model._init_rng = np.random.default_rng(init_seed)
+        model._rng = np.random.default_rng(shuffle_seed)
+        for index, layer in enumerate(model.layers):
+            if isinstance(getattr(layer, "rng", None), np.random.Generator) and (
+                getattr(layer, "seed", None) is None
+            ):
+                layer.rng = np.random.default_rng([int(layer_seed), index])
+        model.build((X.shape[1],))
+        if model.output_shape != (n_outputs,):
+            raise ValueError(
+                f"model_fn returned a model with output shape {model.output_shape}; "
+                f"this task needs ({n_outputs},)"
+            )
+
+        validation_data = None
+        if validation_rows is not None:
+            validation_data = (X[validation_rows], encode(targets[validation_rows], model.loss))
+            if weights is not None:
+                validation_data += (weights[validation_rows],)
+        stopper = EarlyStopping(
+            monitor="val_loss" if settings.early_stopping else "loss",
+            min_delta=settings.tol,
+            patience=settings.n_iter_no_change,
+            restore_best_weights=settings.early_stopping,
+        )
+        history = model.fit(
+            X[rows], encode(targets[rows], model.loss),
+            batch_size=batch_size, epochs=settings.epochs, verbose=self.verbose,
+            callbacks=[stopper], validation_data=validation_data,
+            sample_weight=None if weights is None else weights[rows],
+        )
+        self.model_ = model
+        self.history_ = {key: list(values) for key, values in history.history.items()}
+        self.loss_curve_ = self.history_["loss"]
+        self.n_iter_ = model.epochs_trained
+        self.n_outputs_ = n_outputs
+        if stopper.stopped_epoch == 0 and self.n_iter_ == settings.epochs:
+            warnings.warn(
+                f"{type(self).__name__}: the {settings.epochs} epochs ran out and the "
+                f"{stopper.monitor} was still improving by more than tol={settings.tol}. "
+                "Increase epochs (or learning_rate) to train further.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+
+    @staticmethod
+    def _split(rows: np.ndarray, fraction: float, seed: int, stratify: np.ndarray | None):
+        """Hold out ``fraction`` of ``rows`` for early stopping (stratified when possible)."""
+        if stratify is not None:
+            try:
+                return train_test_split(rows, test_size=fraction, random_state=seed,
+                                        stratify=stratify[rows])
+            except ValueError:
+                pass    # a class too rare to be in both parts: split without stratifying
+        return train_test_split(rows, test_size=fraction, random_state=seed)
+
+    def _network_output(self, X: Any) -> np.ndarray:
+        """``model_.predict`` on checked ``X``: shape (n_samples, n_outputs_)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=config.float_dtype())
+        return self.model_.predict(X)
+
+    # ------------------------------------------------------------------ pickling
+    def __getstate__(self) -> dict[str, Any]:
+        # The model's weights are views into one parameter buffer; pickle would copy
+        # them apart. Store the model in glassnet's own file format instead.
+        state = dict(super().__getstate__())
+        if isinstance(state.get("model_"), Sequential):
+            state["model_"] = _model_to_bytes(state["model_"])
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if isinstance(state.get("model_"), bytes):
+            state = {**state, "model_": _model_from_bytes(state["model_"])}
+        super().__setstate__(state)
+
+
+def _model_to_bytes(model: Sequential) -> bytes:
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.glassnet")
+        model.save(path)
+        with open(path, "rb") as handle:
+            return handle.read()
+
+
+def _model_from_bytes(data: bytes) -> Sequential:
+    from glassnet.models import load_model
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.glassnet")
+        with open(path, "wb") as handle:
+            handle.write(data)
+        return load_model(path)
+
+
+class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
+    """A neural-network classifier with scikit-learn's interface.
+
+    Binary targets get one sigmoid output unit, ``K > 2`` classes get ``K``
+    softmax units, and a 0/1 indicator matrix (multi-label) gets one sigmoid unit
+    per label. Labels may be any values (strings too); ``classes_`` lists them.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default (100,)
+        Units of each hidden layer.
+    activation : str, default 'relu'
+        Activation of the hidden layers (any name in ``glassnet.activations.ALL``).
+    optimizer : str, default 'adam'
+        A glassnet optimizer name.
+    learning_rate : float, default 0.001
+    batch_size : int or 'auto', default 'auto'
+        Samples per gradient step; ``'auto'`` is ``min(200, n_samples)`` (MLPClassifier's rule).
+    epochs : int, default 200
+        The most passes over the training data.
+    early_stopping : bool, default False
+        Hold out ``validation_fraction`` of the data (stratified), stop when its loss
+        has not improved by ``tol`` for ``n_iter_no_change`` epochs and keep the best
+        weights. When False, training stops when the *training* loss stops improving
+        in the same way (as MLPClassifier does).
+    validation_fraction : float, default 0.1
+    n_iter_no_change : int, default 10
+    tol : float, default 1e-4
+    alpha : float, default 0.0001
+        L2 penalty ``alpha / (2 * batch_size) * ||W||^2`` on every kernel (sklearn's).
+    loss : str or Loss, optional
+        Default: ``binary_crossentropy`` (binary, multi-label) or
+        ``sparse_categorical_crossentropy`` (multi-class).
+    model_fn : callable, optional
+        ``model_fn(n_features, n_outputs, **kwargs) -> compiled Sequential`` for any
+        other network; ``kwargs`` are those of :func:`make_mlp`. Its output layer must
+        have ``n_outputs`` units with a sigmoid (binary, multi-label) or softmax activation.
+    random_state : int, RandomState, Generator or None
+        Seeds the initial weights, the shuffling, the validation split and dropout.
+        With an int, two fits give bitwise identical models.
+    verbose : int, default 0
+        ``Sequential.fit``'s verbosity (0 silent, 1 progress bar, 2 one line per epoch).
+
+    Attributes
+    ----------
+    model_ : Sequential
+        The trained network.
+    classes_ : ndarray of shape (n_classes,)
+        The class labels (for multi-label data, ``0 .. n_labels - 1``).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when ``X`` was a DataFrame with string column names.
+    n_outputs_ : int
+        Output units of the network.
+    history_ : dict
+        ``model_.fit``'s history: ``{'loss': [...], 'val_loss': [...]}``.
+    loss_curve_ : list of float
+        The training loss after each epoch.
+    n_iter_ : int
+        Epochs run.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from glassnet.sklearn import GlassnetClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = GlassnetClassifier(hidden_layer_sizes=(16,), learning_rate=0.01,
+    ...                          random_state=0).fit(X, y)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 3)
+    """
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> GlassnetClassifier:
+        """Train on ``X`` of shape (n_samples, n_features) and labels ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or a 0/1 indicator matrix for multi-label data.
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative; rescaled to mean 1. A weight of 0 leaves the sample out.
+
+        Returns
+        -------
+        self
+        """
+        X, y = validate_data(self, X, y, multi_output=True, dtype=config.float_dtype())
+        check_classification_targets(y)
+        target_type = type_of_target(y)
+        if target_type == "multilabel-indicator":
+            self._multilabel = True
+            self._label_dtype = y.dtype
+            self.classes_ = np.arange(y.shape[1])
+            targets, n_outputs, output_activation = y, y.shape[1], "sigmoid"
+            default_loss, stratify = "binary_crossentropy", None
+        elif target_type in ("binary", "multiclass"):
+            self._multilabel = False
+            y = column_or_1d(y, warn=True)
+            self.classes_, targets = np.unique(y, return_inverse=True)
+            n_classes = len(self.classes_)
+            if n_classes < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs samples of at least 2 classes, "
+                    f"got 1 class ({self.classes_[0]!r})"
+                )
+            binary = n_classes == 2
+            n_outputs = 1 if binary else n_classes
+            output_activation = "sigmoid" if binary else "softmax"
+            default_loss = "binary_crossentropy" if binary else "sparse_categorical_crossentropy"
+            stratify = targets
+        else:
+            raise ValueError(
+                f"{type(self).__name__} supports binary, multi-class and multi-label "
+                f"(indicator matrix) targets, got {target_type!r} targets"
+            )
+        self._fit(X, targets, sample_weight, n_outputs=n_outputs,
+                  output_activation=output_activation, default_loss=default_loss,
+                  encode=self._encode, stratify=stratify)
+        return self
+
+    def _encode(self, targets: np.ndarray, loss: losses.Loss) -> np.ndarray:
+        """Class ids (or an indicator matrix) in the form ``loss`` expects."""
+        dtype = config.float_dtype()
+        if self._multilabel or len(self.classes_) == 2:
+            return targets.astype(dtype)                        # 0/1 per output unit
+        if isinstance(loss, losses.SparseCategoricalCrossentropy):
+            return targets                                      # class ids
+        return np.eye(len(self.classes_), dtype=dtype)[targets]  # one-hot rows
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, shape (n_samples, n_classes), as float64.
+
+        Binary: the two columns ``1 - p`` and ``p``. Multi-class: the softmax rows.
+        Multi-label: each label's sigmoid (rows need not sum to 1).
+        """
+        output = self._network_output(X).astype(np.float64)
+        if self._multilabel:
+            return output
+        if len(self.classes_) == 2:
+            return np.hstack([1.0 - output, output])
+        return output / output.sum(axis=1, keepdims=True)   # rows sum to 1 in float64
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable class of each sample (multi-label: every label with p > 0.5)."""
+        probabilities = self.predict_proba(X)
+        if self._multilabel:
+            return (probabilities > 0.5).astype(self._label_dtype)
+        return self.classes_[np.argmax(probabilities, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class GlassnetRegressor(RegressorMixin, _GlassnetEstimator):
+    """A neural-network regressor with scikit-learn's interface.
+
+    ``k`` linear output units for targets of shape ``(n_samples, k)`` (one for 1-D
+    ``y``), trained on the mean squared error by default. Parameters and attributes
+    are those of :class:`GlassnetClassifier` (no ``classes_``); ``loss`` defaults
+    to ``'mse'`` (``'mae'``, ``'huber'``, ``'log_cosh'`` also work).
+
+    Targets are used as given: standardise them (``TransformedTargetRegressor``) when
+    they are far from unit scale.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from glassnet.sklearn import GlassnetRegressor
+    >>> X = np.linspace(-1, 1, 50).reshape(-1, 1)
+    >>> reg = GlassnetRegressor(hidden_layer_sizes=(16,), learning_rate=0.01,
+    ...                         random_state=0).fit(X, X[:, 0] ** 2)
+    >>> reg.predict(X[:3]).shape
+    (3,)
+    """
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> GlassnetRegressor:
+        """Train on ``X`` of shape (n_samples, n_features) and targets ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative; rescaled to mean 1. A weight of 0 leaves the sample out.
+
+        Returns
+        -------
+        self
+        """
+        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True,
+                             dtype=config.float_dtype())
+        self._y_is_1d = y.ndim == 1
+        targets = y.reshape(len(y), -1)
+        self._fit(X, targets, sample_weight, n_outputs=targets.shape[1],
+                  output_activation="linear", default_loss="mse",
+                  encode=lambda rows, loss: rows.astype(config.float_dtype()))
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predictions as float64: shape (n_samples,) if ``y`` was 1-D, else (n_samples, n_outputs)."""
+        output = self._network_output(X).astype(np.float64)
+        return output[:, 0] if self._y_is_1d else output
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags

@@ -1,0 +1,80 @@
+"""Learning curves: the loss and every metric, epoch by epoch, train next to validation.
+
+A falling training loss with a validation loss that turns back up is
+overfitting; two curves that stay high together are underfitting.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from glassnet.viz._common import history_dict, new_figure
+
+#: History keys written by the diagnostics (see :func:`plot_gradient_norms`), not drawn here.
+DIAGNOSTIC_PREFIXES = ("grad_norm/", "weight_norm/")
+
+
+def history_quantities(history: dict[str, list[float]]) -> list[str]:
+    """The quantities to draw, one panel each: ``loss`` first, then the metrics.
+
+    ``val_accuracy`` belongs to the ``accuracy`` panel; a ``val_`` key with no
+    training counterpart gets its own panel.
+    """
+    names = [k for k in history if not k.startswith(DIAGNOSTIC_PREFIXES)]
+    quantities: list[str] = []
+    for key in names:
+        base = key[4:] if key.startswith("val_") and key[4:] in history else key
+        if base not in quantities:
+            quantities.append(base)
+    return sorted(quantities, key=lambda q: q != "loss")
+
+
+def plot_history(
+    history: Any,
+    *,
+    columns: int = 3,
+    panel_size: tuple[float, float] = (4.0, 3.0),
+    log_loss: bool = False,
+    dpi: float = 100,
+) -> Any:
+    """One panel per quantity (loss, accuracy, ...): training and validation values per epoch.
+
+    Parameters
+    ----------
+    history : History or dict
+        What ``fit`` returns, ``model.history``, or ``{'loss': [...], 'val_loss': [...], ...}``.
+    columns : int
+        Panels per row.
+    panel_size : (width, height) in inches
+    log_loss : bool
+        Draw the loss on a logarithmic axis.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    values = history_dict(history)
+    quantities = history_quantities(values)
+    if not quantities or not any(values[q] if q in values else values[f"val_{q}"]
+                                 for q in quantities):
+        raise ValueError("the history is empty: train with fit(...) for at least one epoch first")
+    columns = min(columns, len(quantities))
+    rows = math.ceil(len(quantities) / columns)
+    figure = new_figure((panel_size[0] * columns, panel_size[1] * rows), dpi)
+    figure.set_layout_engine("constrained")
+    for position, name in enumerate(quantities):
+        ax = figure.add_subplot(rows, columns, position + 1)
+        for key, label, style in ((name, "train", "-"), (f"val_{name}", "validation", "--")):
+            if key in values and values[key]:
+                epochs = range(1, len(values[key]) + 1)
+                ax.plot(epochs, values[key], style, marker="o" if len(values[key]) < 15 else None,
+                        markersize=3, label=label)
+        ax.set_title(name)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        if name == "loss" and log_loss:
+            ax.set_yscale("log")
+        if len(ax.lines) > 1:
+            ax.legend(fontsize="small")
+    return figure
