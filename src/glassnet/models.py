@@ -183,15 +183,17 @@ class Sequential:
         )
         for i, layer in enumerate(self.layers):
             layer.needs_input_gradient = i > first_trainable
-        self._first_backward_layer = min(first_trainable, len(self.layers) - 1)
+        first_backward = self._first_backward_layer = min(first_trainable, len(self.layers) - 1)
+        self._hidden_layers_last_first = list(reversed(self.layers[first_backward:-1]))
+        activation = getattr(self.layers[-1], "activation", None)
+        self._output_activation = None if activation is None else activation.name
+        self._trainable_params = self.parameters[:n_trainable]
+        self._trainable_grads = self.gradients[:n_trainable]
         if self.optimizer is not None and self.compiled:
             self.optimizer.build(self._trainable_buffer(), self.segments)
 
     def _trainable_buffer(self) -> np.ndarray:
-        return self.parameters[: self._n_trainable]
-
-    def _trainable_gradients(self) -> np.ndarray:
-        return self.gradients[: self._n_trainable]
+        return self._trainable_params
 
     @property
     def output_shape(self) -> tuple[int, ...] | None:
@@ -287,13 +289,12 @@ class Sequential:
         ``dA = ∂L/∂A`` from the loss and each layer applies its own ``g'``.
         """
         last = self.layers[-1]
-        work = self._work(A.shape[0], A.dtype)
-        activation = getattr(last, "activation", None)
+        buffer = self._output_gradient_buffer(A)
         dZ = None
-        if activation is not None:
-            dZ = self.loss.output_gradient(Y, A, last.Z, activation.name, out=work["dA"])
+        if self._output_activation is not None:
+            dZ = self.loss.output_gradient(Y, A, last.Z, self._output_activation, out=buffer)
         if dZ is None:
-            dA = self.loss.gradient(Y, A, out=work["dA"])
+            dA = self.loss.gradient(Y, A, out=buffer)
             if sample_weight is not None:
                 dA *= sample_weight[:, None]
             grad = last.backward(dA)
@@ -301,25 +302,23 @@ class Sequential:
             if sample_weight is not None:
                 dZ *= sample_weight[:, None]
             grad = last.backward(dZ=dZ)
-        for layer in reversed(self.layers[self._first_backward_layer:-1]):
+        for layer in self._hidden_layers_last_first:
             grad = layer.backward(grad)
 
-    def _work(self, m: int, dtype: np.dtype) -> dict[str, np.ndarray]:
-        cache = self.__dict__.setdefault("_workspace", {})
-        key = (m, np.dtype(dtype))
-        if key not in cache:
-            if len(cache) > 3:
-                cache.pop(next(iter(cache)))
-            cache[key] = {"dA": np.empty((m, *self.output_shape), dtype=dtype)}
-        return cache[key]
+    def _output_gradient_buffer(self, A: np.ndarray) -> np.ndarray:
+        """The work array for the output gradient, made once per batch size."""
+        buffer = self.__dict__.get("_dA_buffer")
+        if buffer is None or buffer.shape != A.shape or buffer.dtype != A.dtype:
+            buffer = self._dA_buffer = np.empty_like(A)
+        return buffer
 
     def _batch_loss(self, Y: np.ndarray, A: np.ndarray, sample_weight: np.ndarray | None) -> float:
         last = self.layers[-1]
-        per_sample = self.loss.per_sample(Y, A, z=getattr(last, "Z", None) if self._loss_uses_z else None)
+        per_sample = self.loss.per_sample(Y, A, z=last.Z if self._loss_uses_z else None)
         if sample_weight is None:
-            value = float(np.mean(per_sample))
+            value = float(per_sample.sum()) / len(per_sample)              # J = Σ l / m
         else:
-            value = float(np.dot(per_sample, sample_weight) / len(per_sample))
+            value = float(np.dot(per_sample, sample_weight)) / len(per_sample)  # J = Σ w·l / m
         if self._has_regularizers:
             value += sum(layer.regularization_penalty() for layer in self.layers)
         return value
@@ -329,7 +328,7 @@ class Sequential:
         A = self.forward(X, training=True)
         loss = self._batch_loss(Y, A, sample_weight)
         self.backward(Y, A, sample_weight)
-        self.optimizer.apply(self._trainable_buffer(), self._trainable_gradients())
+        self.optimizer.apply(self._trainable_params, self._trainable_grads)   # W := W - α·dW
         for metric in self.metrics:
             metric.update_state(Y, A, sample_weight)
         return loss

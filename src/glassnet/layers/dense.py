@@ -72,7 +72,12 @@ class Dense(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self._regularized = self.kernel_regularizer is not None or (
+            self.use_bias and self.bias_regularizer is not None
+        )
+        self._linear = self.activation.name == "linear"
         self._workspace = Workspace()
+        self._work_key: tuple[int, np.dtype] | None = None
 
     def build(self, input_shape: tuple[int, ...]) -> None:
         if len(input_shape) != 1:
@@ -94,18 +99,19 @@ class Dense(Layer):
         if self.use_bias:
             self.b, self.db = params["bias"], grads["bias"]
         self._workspace.clear()
+        self._work_key = None
 
     def forward(self, A_prev: np.ndarray, training: bool = False) -> np.ndarray:
-        m = A_prev.shape[0]
-        work = self._work(m, A_prev.dtype)
+        if (A_prev.shape[0], A_prev.dtype) != self._work_key:
+            self._use_workspace(A_prev.shape[0], A_prev.dtype)
         self.A_prev = A_prev
-        self.Z = np.matmul(A_prev, self.W, out=work["Z"])        # Z = A_prev · W
+        self.Z = np.matmul(A_prev, self.W, out=self._Z)          # Z = A_prev · W
         if self.use_bias:
             self.Z += self.b                                      #   + b
-        if self.activation.name == "linear":
+        if self._linear:
             self.A = self.Z                                       # A = Z
         else:
-            self.A = self.activation.forward(self.Z, out=work["A"])  # A = g(Z)
+            self.A = self.activation.forward(self.Z, out=self._A)    # A = g(Z)
         return self.A
 
     def backward(self, dA: np.ndarray | None = None, *, dZ: np.ndarray | None = None) -> np.ndarray | None:
@@ -114,18 +120,17 @@ class Dense(Layer):
         ``dA`` is overwritten (it becomes ``dZ``): it is a work array owned by the
         layer above, which no longer needs it.
         """
-        m = self.A_prev.shape[0]
-        work = self._work(m, self.A_prev.dtype)
         if dZ is None:
             dZ = self.activation.backward(dA, self.Z, self.A, out=dA)   # dZ = dA * g'(Z)
         np.matmul(self.A_prev.T, dZ, out=self.dW)                      # dW = A_prevᵀ · dZ
-        self.dW *= 1.0 / m                                              #      / m
+        self.dW *= self._one_over_m                                     #      / m
         if self.use_bias:
-            np.matmul(work["mean_row"][0], dZ, out=self.db)             # db = Σ dZ / m
-        self._add_regularization_gradients()
+            np.matmul(self._mean_row, dZ, out=self.db)                  # db = Σ dZ / m
+        if self._regularized:
+            self._add_regularization_gradients()
         if not self.needs_input_gradient:
             return None
-        return np.matmul(dZ, self.W.T, out=work["dA_prev"])            # dA_prev = dZ · Wᵀ
+        return np.matmul(dZ, self.W.T, out=self._dA_prev)              # dA_prev = dZ · Wᵀ
 
     def _add_regularization_gradients(self) -> None:
         if self.kernel_regularizer is not None:
@@ -133,15 +138,18 @@ class Dense(Layer):
         if self.use_bias and self.bias_regularizer is not None:
             self.db += self.bias_regularizer.gradient(self.b)
 
-    def _work(self, m: int, dtype: np.dtype) -> dict[str, np.ndarray]:
+    def _use_workspace(self, m: int, dtype: np.dtype) -> None:
+        """Point Z, A, dA_prev at work arrays for batches of ``m`` rows (made once per size)."""
         work = self._workspace.get(
             m, dtype, {"Z": (self.units,), "A": (self.units,), "dA_prev": self.input_shape}
         )
         if "mean_row" not in work:
             # A row of 1/m: db = (1/m)·1ᵀ·dZ as one matrix-vector product (a GEMV is
             # several times faster than dZ.sum(axis=0) for small batches).
-            work["mean_row"] = np.full((1, m), 1.0 / m, dtype=dtype)
-        return work
+            work["mean_row"] = np.full(m, 1.0 / m, dtype=dtype)
+        self._Z, self._A, self._dA_prev = work["Z"], work["A"], work["dA_prev"]
+        self._mean_row, self._one_over_m = work["mean_row"], 1.0 / m
+        self._work_key = (m, dtype)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
