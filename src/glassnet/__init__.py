@@ -1,3 +1,38 @@
-"""glassnet: a small, fast, readable neural-network library on NumPy."""
+"""glassnet: a small, fast, readable neural-network library on NumPy.
+
+>>> from glassnet.models import Sequential
+>>> from glassnet.layers import Dense
+
+Submodules (``glassnet.layers``, ``glassnet.viz``, ...) load on first use, so
+``import glassnet`` needs only NumPy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
+
+_SUBMODULES = {
+    "activations", "callbacks", "config", "datasets", "demos", "diagnose", "distributed",
+    "explain", "initializers", "layers", "losses", "metrics", "models", "optimizers",
+    "regularizers", "saving", "schedules", "utils", "viz",
+}
+_FUNCTIONS = {
+    "gradient_check": "glassnet.explain",
+    "diagnose": "glassnet.diagnose",
+    "set_random_seed": "glassnet.utils",
+    "Sequential": "glassnet.models",
+    "load_model": "glassnet.models",
+}
+
+__all__ = sorted(_SUBMODULES | set(_FUNCTIONS))
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FUNCTIONS:
+        return getattr(importlib.import_module(_FUNCTIONS[name]), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"glassnet.{name}")
+    raise AttributeError(f"module 'glassnet' has no attribute {name!r}")

@@ -169,7 +169,7 @@ class ProgbarLogger(Callback):
             if tqdm is not None and getattr(self.model, "_is_chief", True):
                 self._bar = tqdm(
                     total=self.steps,
-                    bar_format=" {n:>%d}/{total} {bar:20}{desc}" % len(str(self.steps)),
+                    bar_format=f" {{n:>{len(str(self.steps))}}}/{{total}} {{bar:20}}{{desc}}",
                     ascii=" ━",
                     leave=True,
                     mininterval=0.1,

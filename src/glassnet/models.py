@@ -343,10 +343,12 @@ class Sequential:
                 f"or {name}.reshape(1, -1) for a single example"
             )
         if self.input_shape is not None and tuple(X.shape[1:]) != tuple(self.input_shape):
-            raise ValueError(
-                f"{name} has examples of shape {X.shape[1:]} (that is {X.shape[1:] if X.ndim > 2 else X.shape[1]} "
-                f"features), but the model expects {self.input_shape}"
+            given = f"{X.shape[1]} features" if X.ndim == 2 else f"examples of shape {X.shape[1:]}"
+            expected = (
+                f"{self.input_shape[0]} features" if len(self.input_shape) == 1
+                else f"examples of shape {self.input_shape}"
             )
+            raise ValueError(f"{name} has {given} (shape {X.shape}), but the model expects {expected}")
         return np.ascontiguousarray(X, dtype=config.float_dtype())
 
     def _check_sample_weight(self, sample_weight: Any, n: int) -> np.ndarray | None:
