@@ -39,3 +39,14 @@ def test_python_dash_m_glassnet_runs_a_demo():
         capture_output=True, text=True, timeout=120, check=True,
     )
     assert completed.stdout.strip().splitlines()[-1].startswith("test accuracy: ")
+
+
+def test_cli_explain_and_summary_of_a_saved_model(tmp_path, capsys):
+    result = demos.fruit(verbose=0, epochs=1)
+    path = tmp_path / "fruit.glassnet"
+    result.model.save(path)
+    assert main(["explain", str(path), "--batch-size", "16"]) == 0
+    out = capsys.readouterr().out
+    assert "(16, 10)" in out and "dW" in out
+    assert main(["summary", str(path)]) == 0
+    assert "Total params: 187" in capsys.readouterr().out

@@ -15,13 +15,14 @@ from typing import Any
 __version__ = "0.1.0"
 
 _SUBMODULES = {
-    "activations", "callbacks", "config", "datasets", "demos", "diagnose", "distributed",
+    "activations", "callbacks", "config", "datasets", "demos", "diagnostics", "distributed",
     "explain", "initializers", "layers", "losses", "metrics", "models", "optimizers",
     "regularizers", "saving", "schedules", "utils", "viz",
 }
 _FUNCTIONS = {
-    "gradient_check": "glassnet.explain",
-    "diagnose": "glassnet.diagnose",
+    "gradient_check": "glassnet.diagnostics",
+    "diagnose": "glassnet.diagnostics",
+    "DiagnosticsMonitor": "glassnet.diagnostics",
     "set_random_seed": "glassnet.utils",
     "Sequential": "glassnet.models",
     "load_model": "glassnet.models",

@@ -35,6 +35,15 @@ def _summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _explain(args: argparse.Namespace) -> int:
+    from glassnet.explain import explain
+    from glassnet.models import load_model
+
+    model = load_model(args.model, compile=True)
+    print(explain(model, batch_size=args.batch_size, latex=args.latex))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="glassnet", description="A small, readable neural-network library that shows its mathematics."
@@ -52,6 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--plots", metavar="DIR", default=None,
                       help="write the animation, history, network and boundary pictures into DIR")
     demo.set_defaults(func=_demo)
+
+    explain = commands.add_parser(
+        "explain", help="the shapes and equations of every layer of a saved model"
+    )
+    explain.add_argument("model", help="a file written by model.save()")
+    explain.add_argument("--batch-size", type=int, default=None,
+                         help="show shapes for this many examples (default: symbolic m)")
+    explain.add_argument("--latex", action="store_true", help="print LaTeX instead of plain text")
+    explain.set_defaults(func=_explain)
 
     summary = commands.add_parser("summary", help="print the summary of a saved model")
     summary.add_argument("model")

@@ -253,7 +253,8 @@ def _dense_explanation(layer: Dense, l: int, m: Any) -> LayerExplanation:
             f"{format_shape((m, n))}",
         ),
         Equation(
-            f"A[{l}] = Z[{l}]" if activation.name == "linear" else f"A[{l}] = {activation.name}(Z[{l}])",
+            f"A[{l}] = Z[{l}]" if activation.name == "linear"
+            else f"A[{l}] = {activation.name}(Z[{l}])",
             format_shape((m, n)),
             activation.formula,
         ),
@@ -310,87 +311,80 @@ def _other_explanation(layer: Any, l: int, m: Any) -> LayerExplanation:
     )
 
 
-def _derivative_name(activation: Any) -> str:
-    return f"{activation.name}'"
-
-
 def _add_backward(model: Any, explained: list[LayerExplanation], m: Any) -> None:
-    """Fill each layer's ``backward`` equations, output layer first (the chain rule)."""
-    L = len(model.layers)
-    first = model._first_backward_layer
-    k = int(np.prod(model.output_shape))
-    for position in range(L - 1, first - 1, -1):
+    """Fill each layer's ``backward`` equations, output layer first (the chain rule).
+
+    As ``Sequential.backward`` does, the layers below the first layer with parameters
+    are skipped: no gradient is needed there.
+    """
+    last = len(model.layers) - 1
+    for position in range(last, model._first_backward_layer - 1, -1):
         layer, info = model.layers[position], explained[position]
-        l = info.index
-        equations: list[Equation] = []
         activation = _activation_of(layer)
         out_shape = format_shape(_batch(layer.output_shape, m))
-        # -- dZ (or dA for layers without parameters) ------------------------------
-        if position == L - 1:
-            if model.loss is None:
-                equations.append(Equation(f"dA[{l}] = ∂L/∂A[{l}]", out_shape,
-                                          "compile the model to choose a loss"))
-                rule, formula = "chain", ""
-            else:
-                name = activation.name if activation is not None else "linear"
-                rule, formula = _output_gradient_rule(model.loss, name, k)
-                formula = formula.replace("[L]", f"[{l}]")
-                if rule == "fused":
-                    equations.append(Equation(
-                        f"dZ[{l}] = {formula}", out_shape,
-                        f"{name} + {model.loss.name}: g'(Z) cancels against ∂l/∂A",
-                    ))
-                elif rule == "linear":
-                    equations.append(Equation(f"dZ[{l}] = dA[{l}] = {formula}", out_shape,
-                                              "linear output: g'(z) = 1"))
-                else:
-                    equations.append(Equation(f"dA[{l}] = ∂l/∂A[{l}] = {formula}", out_shape))
-            if activation is not None and rule == "chain":
-                equations.append(_chain_rule(activation, l, out_shape))
+        if position == last:
+            equations = _output_layer_start(model, info.index, out_shape)
         elif activation is not None:
-            equations.append(_chain_rule(activation, l, out_shape))
-        # -- parameters and the gradient passed down --------------------------------
-        if isinstance(layer, Dense):
-            n_prev, n = layer.input_shape[0], layer.units
-            equations.append(Equation(
-                f"dW[{l}] = A[{l - 1}]ᵀ·dZ[{l}] / m",
-                f"{format_shape((n_prev, m))}·{format_shape((m, n))} -> {format_shape((n_prev, n))}",
-            ))
-            if layer.use_bias:
-                equations.append(Equation(f"db[{l}] = Σ_rows dZ[{l}] / m",
-                                          f"{format_shape((m, n))} -> {format_shape((n,))}"))
-            for spec in layer.param_specs:
-                if spec.regularizer is not None:
-                    symbol = "dW" if spec.name == "kernel" else "db"
-                    equations.append(Equation(
-                        f"{symbol}[{l}] += ∂R/∂{symbol[1:]}[{l}]", "",
-                        f"{spec.regularizer!r} adds its gradient",
-                    ))
-            if layer.needs_input_gradient:
-                equations.append(Equation(
-                    f"dA[{l - 1}] = dZ[{l}]·W[{l}]ᵀ",
-                    f"{format_shape((m, n))}·{format_shape((n, n_prev))} -> "
-                    f"{format_shape((m, n_prev))}",
-                ))
-            else:
-                equations.append(Equation(
-                    f"dA[{l - 1}] is not computed", "",
-                    "nothing below needs it: the input is data, not a parameter",
-                ))
-        elif isinstance(layer, Activation):
-            equations.append(Equation(f"dA[{l - 1}] = dZ[{l}]", format_shape(_batch(layer.input_shape, m))))
-        elif isinstance(layer, Flatten):
-            equations.append(Equation(
-                f"dA[{l - 1}] = reshape(dA[{l}])",
-                f"{out_shape} -> {format_shape(_batch(layer.input_shape, m))}",
-            ))
-        elif isinstance(layer, Dropout):
-            equations.append(Equation(f"dA[{l - 1}] = dA[{l}] * mask[{l}] / (1 - {layer.rate:g})",
-                                      out_shape, "training; the same mask as the forward pass"))
+            equations = [_chain_rule(activation, info.index, out_shape)]
         else:
-            equations.append(Equation(f"dA[{l - 1}] = {layer.name}.backward(dA[{l}])",
-                                      format_shape(_batch(layer.input_shape, m))))
-        info.backward = equations
+            equations = []
+        info.backward = equations + _gradients_and_passing_down(layer, info.index, m)
+
+
+def _output_layer_start(model: Any, l: int, shape: str) -> list[Equation]:
+    """Where backward propagation starts: ``dZ[L]`` directly, or ``dA[L]`` then the chain rule."""
+    activation = _activation_of(model.layers[-1])
+    if model.loss is None:
+        equations = [Equation(f"dA[{l}] = ∂L/∂A[{l}]", shape, "compile the model to choose a loss")]
+        return equations + ([_chain_rule(activation, l, shape)] if activation is not None else [])
+    name = activation.name if activation is not None else "linear"
+    k = int(np.prod(model.output_shape))
+    rule, formula = _output_gradient_rule(model.loss, name, k)
+    formula = formula.replace("[L]", f"[{l}]")
+    if rule == "fused":
+        return [Equation(f"dZ[{l}] = {formula}", shape,
+                         f"{name} + {model.loss.name}: g'(Z) cancels against ∂l/∂A")]
+    if rule == "linear":
+        return [Equation(f"dZ[{l}] = dA[{l}] = {formula}", shape, "linear output: g'(z) = 1")]
+    equations = [Equation(f"dA[{l}] = ∂l/∂A[{l}] = {formula}", shape)]
+    return equations + ([_chain_rule(activation, l, shape)] if activation is not None else [])
+
+
+def _gradients_and_passing_down(layer: Any, l: int, m: Any) -> list[Equation]:
+    """``dW``, ``db`` (for Dense) and the gradient ``dA[l-1]`` handed to the layer below."""
+    in_shape = format_shape(_batch(layer.input_shape, m))
+    out_shape = format_shape(_batch(layer.output_shape, m))
+    if isinstance(layer, Activation):
+        return [Equation(f"dA[{l - 1}] = dZ[{l}]", in_shape)]
+    if isinstance(layer, Flatten):
+        return [Equation(f"dA[{l - 1}] = reshape(dA[{l}])", f"{out_shape} -> {in_shape}")]
+    if isinstance(layer, Dropout):
+        return [Equation(f"dA[{l - 1}] = dA[{l}] * mask[{l}] / (1 - {layer.rate:g})", out_shape,
+                         "training; the same mask as the forward pass")]
+    if not isinstance(layer, Dense):
+        return [Equation(f"dA[{l - 1}] = {layer.name}.backward(dA[{l}])", in_shape)]
+    n_prev, n = layer.input_shape[0], layer.units
+    equations = [Equation(
+        f"dW[{l}] = A[{l - 1}]ᵀ·dZ[{l}] / m",
+        f"{format_shape((n_prev, m))}·{format_shape((m, n))} -> {format_shape((n_prev, n))}",
+    )]
+    if layer.use_bias:
+        equations.append(Equation(f"db[{l}] = Σ_rows dZ[{l}] / m",
+                                  f"{format_shape((m, n))} -> {format_shape((n,))}"))
+    for spec in layer.param_specs:
+        if spec.regularizer is not None:
+            symbol = "dW" if spec.name == "kernel" else "db"
+            equations.append(Equation(f"{symbol}[{l}] += ∂R/∂{symbol[1:]}[{l}]", "",
+                                      f"{spec.regularizer!r} adds its gradient"))
+    if layer.needs_input_gradient:
+        equations.append(Equation(
+            f"dA[{l - 1}] = dZ[{l}]·W[{l}]ᵀ",
+            f"{format_shape((m, n))}·{format_shape((n, n_prev))} -> {format_shape((m, n_prev))}",
+        ))
+    else:
+        equations.append(Equation(f"dA[{l - 1}] is not computed", "",
+                                  "nothing below needs it: the input is data, not a parameter"))
+    return equations
 
 
 def _chain_rule(activation: Any, l: int, shape: str) -> Equation:
@@ -399,7 +393,7 @@ def _chain_rule(activation: Any, l: int, shape: str) -> Equation:
     if activation.name == "softmax":
         return Equation(f"dZ[{l}] = A[{l}] * (dA[{l}] - Σ_k dA[{l}]_k A[{l}]_k)", shape,
                         "softmax's Jacobian applied row by row")
-    return Equation(f"dZ[{l}] = dA[{l}] * {_derivative_name(activation)}(Z[{l}])", shape,
+    return Equation(f"dZ[{l}] = dA[{l}] * {activation.name}'(Z[{l}])", shape,
                     activation.derivative_formula)
 
 
@@ -417,7 +411,7 @@ _UPDATE_RULES: dict[str, list[str]] = {
     "Adamax": ["m := m + (1 - β1)·(g - m)", "u := max(β2·u, |g|)",
                "θ := θ - α·m / ((1 - β1^t)·(u + ε))"],
     "Nadam": ["m := m + (1 - β1)·(g - m)", "v := v + (1 - β2)·(g² - v)",
-              "θ := θ - α·m̂ / (√v̂ + ε)   (m̂: Nesterov momentum, see glassnet.optimizers.Nadam)"],
+              "θ := θ - α·m̂ / (√v̂ + ε)   (m̂: Nesterov momentum, see optimizers.Nadam)"],
 }
 
 
@@ -543,13 +537,15 @@ class Explanation:
     def to_markdown(self) -> str:
         """Headings, a shape table and the LaTeX equations, for Jupyter."""
         m = self.batch_size
+        batch = "$m$" if m == "m" else f"$m = {m}$"
         lines = [f"**Model `{self.model_name}`**: {len(self.layers)} layers, {self.n_params:,} "
-                 f"parameters; a batch of $m = {m}$ examples, one per row.", "",
+                 f"parameters; a batch of {batch} examples, one per row.", "",
                  "| l | layer | W | b | Z | A |", "|---|---|---|---|---|---|"]
         for info in self.layers:
             cells = [format_shape(info.shapes[key]) if key in info.shapes else ""
                      for key in ("W", "b", "Z", "A")]
-            lines.append(f"| {info.index} | {info.name} ({info.kind}) | " + " | ".join(cells) + " |")
+            lines.append(f"| {info.index} | {info.name} ({info.kind}) | " + " | ".join(cells)
+                         + " |")
         sections = self.to_latex().split("\n\n")
         titles = ["Forward propagation"]
         if self.loss is not None:
@@ -712,7 +708,8 @@ class Trace:
     * ``{'phase': 'forward', 'index': l, 'layer': name, 'kind': 'Dense', 'activation': 'relu',
       'a_prev': ..., 'W': ..., 'b': ..., 'z': ..., 'a': ...}`` (``W``, ``b``, ``z`` only where
       the layer has them; vectors are the example's row, shape ``(n,)``);
-    * ``{'phase': 'loss', 'y': ..., 'a': ..., 'loss': float, 'penalty': float}``;
+    * ``{'phase': 'loss', 'y': ..., 'a': ..., 'data_loss': float, 'penalty': float,
+      'loss': float}`` (``loss = data_loss + penalty``, the regularisation);
     * ``{'phase': 'backward', 'index': l, ..., 'dA': ..., 'g_prime': ..., 'dZ': ..., 'dW': ...,
       'db': ..., 'dA_prev': ...}`` from the last layer down (``dA`` is None where the output
       layer's ``dZ`` is computed directly; ``dA_prev`` is None where nobody needs it).
