@@ -23,7 +23,7 @@ def _demo(args: argparse.Namespace) -> int:
     if args.plots:
         from glassnet.viz.report import write_demo_plots
 
-        for path in write_demo_plots(result, args.plots, name=args.name):
+        for path in write_demo_plots(result, args.plots, name=args.name, seed=args.seed):
             print(f"wrote {path}")
     return 0
 

@@ -3,11 +3,13 @@
 Figures are made with :class:`matplotlib.figure.Figure` and an Agg canvas, not with
 ``pyplot``: nothing is opened on screen, nothing is kept in pyplot's global list of
 figures (no memory leak in long loops), the user's backend is left alone, and a
-returned Figure still shows itself in Jupyter. ``fig.savefig(path)`` writes it.
+returned Figure still shows itself in Jupyter (through ``_repr_png_``, even when
+pyplot was never imported). ``fig.savefig(path)`` writes it.
 """
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import numpy as np
@@ -34,13 +36,34 @@ def require_matplotlib() -> Any:
     return matplotlib
 
 
+_figure_class: Any = None
+
+
+def _notebook_figure_class() -> Any:
+    """A :class:`~matplotlib.figure.Figure` that Jupyter displays as a PNG by itself."""
+    global _figure_class
+    if _figure_class is None:
+        from matplotlib.figure import Figure
+
+        class NotebookFigure(Figure):
+            """A matplotlib Figure with ``_repr_png_``, so a notebook cell that ends with
+            it shows the picture without pyplot or ``%matplotlib inline``."""
+
+            def _repr_png_(self) -> bytes:
+                buffer = io.BytesIO()
+                self.savefig(buffer, format="png", bbox_inches="tight")
+                return buffer.getvalue()
+
+        _figure_class = NotebookFigure
+    return _figure_class
+
+
 def new_figure(size: tuple[float, float], dpi: float = 100) -> Any:
     """A Figure of ``size`` inches drawn by an off-screen Agg canvas (no pyplot, no window)."""
     require_matplotlib()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
-    figure = Figure(figsize=size, dpi=dpi)
+    figure = _notebook_figure_class()(figsize=size, dpi=dpi)
     FigureCanvasAgg(figure)
     return figure
 

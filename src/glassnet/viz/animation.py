@@ -29,7 +29,7 @@ from glassnet.viz.boundary import BoundaryPanel
 _TRAIN_COLOR, _VAL_COLOR = "#1f77b4", "#ff7f0e"
 
 
-def frame_epochs(epochs: int, frames: int | None, every: int) -> list[int]:
+def choose_frame_epochs(epochs: int, frames: int | None, every: int) -> list[int]:
     """The epoch indices (from 0) after which a frame is drawn.
 
     ``frames`` evenly spaced epochs (always the first and the last) when given,
@@ -127,7 +127,7 @@ class TrainingAnimation(Callback):
         self.total_epochs = int(self.params.get("epochs", 1))
         self.curves: dict[str, list[float]] = {}
         self.epochs_seen: list[int] = []
-        self._chosen = set(frame_epochs(self.total_epochs, self.n_frames, self.every))
+        self._chosen = set(choose_frame_epochs(self.total_epochs, self.n_frames, self.every))
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.epochs_seen.append(epoch + 1)
@@ -161,10 +161,11 @@ class TrainingAnimation(Callback):
         boundary_ax = figure.add_subplot(grid[:, 0])
         self.panel = BoundaryPanel(boundary_ax, self.X, self.labels, self.X_test,
                                    self.labels_test, self.resolution, 0.1, self.point_size,
-                                   colorbar=False)
-        self.title = boundary_ax.set_title("", fontsize="medium")
+                                   colorbar=False, legend_outside=True)
+        self.title = figure.suptitle(" ", fontsize="medium")
         self.curve_axes: dict[str, Any] = {}
         self.curve_lines: dict[str, Any] = {}
+        self._fitted: set[str] = set()     # curve panels whose y-limits have been set
         names = ["loss"] + ([metric] if metric else [])
         for row, name in enumerate(names):
             ax = figure.add_subplot(grid[row, 1])
@@ -177,7 +178,7 @@ class TrainingAnimation(Callback):
                 if key in self.curves:
                     (self.curve_lines[key],) = ax.plot([], [], color=color, lw=1.6, label=label)
             if f"val_{name}" in self.curves:
-                ax.legend(fontsize="x-small", loc="best")
+                ax.legend(fontsize="x-small", loc="upper right")
         self.curve_axes[names[-1]].set_xlabel("epoch")
         self.figure = figure
 
@@ -195,12 +196,13 @@ class TrainingAnimation(Callback):
                 if key in self.curve_lines:
                     self.curve_lines[key].set_data(self.epochs_seen, self.curves[key])
                     values.extend(self.curves[key])
-            limits_changed |= self._fit_limits(name, ax, values)
+            limits_changed |= self._fit_limits(name, ax, values, fresh=name not in self._fitted)
+            self._fitted.add(name)
         self.frames.append(self._render(full=limits_changed or self._background is None))
         self.frame_epochs.append(epoch)
 
     @staticmethod
-    def _fit_limits(name: str, ax: Any, values: list[float]) -> bool:
+    def _fit_limits(name: str, ax: Any, values: list[float], fresh: bool) -> bool:
         """Widen the y-axis when a curve leaves it; return whether the limits changed.
 
         The limits only ever grow (a loss that falls stays inside the first epoch's
@@ -210,7 +212,6 @@ class TrainingAnimation(Callback):
         if not finite:
             return False
         low, high = ax.get_ylim()
-        fresh = getattr(ax, "_glassnet_fitted", False) is False
         data_low, data_high = min(finite), max(finite)
         if not fresh and low <= data_low and data_high <= high:
             return False
@@ -224,15 +225,14 @@ class TrainingAnimation(Callback):
         if not fresh:
             new_low, new_high = min(new_low, low), max(new_high, high)
         ax.set_ylim(new_low, new_high)
-        ax._glassnet_fitted = True
         return True
 
     def _animated_artists(self) -> list[Any]:
         """What changes from frame to frame, in drawing order (the rest is a fixed background)."""
         ax, lines = self.panel.ax, self.panel.lines
         points = [c for c in ax.collections if c is not lines]
-        artists = [self.panel.image, lines, *points, ax.get_legend(), *ax.spines.values(),
-                   self.title, *self.curve_lines.values()]
+        artists = [self.panel.image, lines, *points, *ax.spines.values(), self.title,
+                   *self.curve_lines.values()]
         return [artist for artist in artists if artist is not None]
 
     def _render(self, full: bool) -> np.ndarray:

@@ -60,6 +60,8 @@ class BoundaryPanel:
         Marker area of the points (``0`` hides them).
     colorbar : bool
         Add a colour bar for a one-output (probability) map.
+    legend_outside : bool
+        Put the legend in a row above the axes instead of inside them.
     """
 
     def __init__(
@@ -73,9 +75,11 @@ class BoundaryPanel:
         margin: float = 0.1,
         point_size: float = 14.0,
         colorbar: bool = True,
+        legend_outside: bool = False,
     ) -> None:
         self.ax = ax
         self.colorbar = colorbar
+        self.legend_outside = legend_outside
         self.resolution = resolution
         self.xs, self.ys, self.points = grid_over(X, resolution, margin, extra=X_test)
         self.extent = (self.xs[0], self.xs[-1], self.ys[0], self.ys[-1])
@@ -103,7 +107,12 @@ class BoundaryPanel:
         if X_test is not None:
             ax.scatter([], [], s=point_size * 2.2, c="lightgray", marker="^", edgecolors="black",
                        linewidths=0.6, label="test")
-        ax.legend(loc="upper right", fontsize="x-small", framealpha=0.7, markerscale=1.2)
+        if self.legend_outside:   # above the axes, in one row
+            ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=self.n_classes + 1,
+                      fontsize="x-small", frameon=False, handletextpad=0.1, columnspacing=0.8,
+                      borderaxespad=0.1)
+        else:
+            ax.legend(loc="upper right", fontsize="x-small", framealpha=0.7, markerscale=1.2)
 
     def update(self, model: Any) -> np.ndarray:
         """Predict the grid with ``model`` and repaint. Returns the map shown, ``(res, res)``."""

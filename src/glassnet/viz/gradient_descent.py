@@ -108,9 +108,11 @@ def _draw_panel(ax: Any, f: Callable, path: np.ndarray, rate: float, title: str,
 def _verdict(path: np.ndarray) -> str:
     distances = np.abs(path)
     last = distances[-1]
+    oscillates = bool(np.any(np.sign(path[1:]) * np.sign(path[:-1]) < 0))
     if not np.isfinite(last) or last > distances[0]:
-        return f"diverges: |x| {distances[0]:.3g} → {last:.3g}"
-    if np.any(np.sign(path[1:]) * np.sign(path[:-1]) < 0):
+        how = "oscillates and diverges" if oscillates else "diverges"
+        return f"{how}: |x| {distances[0]:.3g} → {last:.3g}"
+    if oscillates:
         return f"oscillates: |x| {distances[0]:.3g} → {last:.3g}"
     return f"|x| {distances[0]:.3g} → {last:.3g} after {len(path) - 1} steps"
 
@@ -192,6 +194,8 @@ def animate_gradient_descent_1d(
     artists = [_draw_panel(ax, f, p, rate, title, domain)
                for ax, p, rate, title in zip(axes, paths, rates, titles, strict=True)]
     axes[0].set_ylabel("f(x)")
+    figure.canvas.draw()
+    figure.set_layout_engine("none")     # lay out once, then keep it: faster frames
     frames = []
     for t in range(steps + 1):
         for (line, points), p in zip(artists, paths, strict=True):

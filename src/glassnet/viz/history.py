@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from glassnet._validation import check_int
 from glassnet.viz._common import history_dict, new_figure
 
 #: History keys written by the diagnostics (see :func:`plot_gradient_norms`), not drawn here.
@@ -59,7 +60,7 @@ def plot_history(
     if not quantities or not any(values[q] if q in values else values[f"val_{q}"]
                                  for q in quantities):
         raise ValueError("the history is empty: train with fit(...) for at least one epoch first")
-    columns = min(columns, len(quantities))
+    columns = min(check_int("columns", columns), len(quantities))
     rows = math.ceil(len(quantities) / columns)
     figure = new_figure((panel_size[0] * columns, panel_size[1] * rows), dpi)
     figure.set_layout_engine("constrained")
