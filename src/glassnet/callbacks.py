@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from glassnet._validation import check_choice, check_float, check_int
+from glassnet._validation import check_bool, check_choice, check_float, check_int
 
 
 class Callback:
@@ -55,8 +55,9 @@ class Callback:
     def on_predict_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
 
     def _say(self, message: str) -> None:
-        """Print a message (only on the process that reports, see glassnet.distributed)."""
-        if getattr(self.model, "_is_chief", True):
+        """Print a message unless ``verbose=0`` (and only on the process that reports,
+        see glassnet.distributed)."""
+        if getattr(self, "verbose", 1) and getattr(self.model, "_is_chief", True):
             print(message, file=sys.stdout, flush=True)
 
 
@@ -252,6 +253,9 @@ class EarlyStopping(Callback):
     restore_best_weights : bool
         At the end of training, put back the weights of the best epoch, whether or
         not training was stopped early.
+    verbose : int
+        1 (the default; Keras's is 0) prints one line saying why training stopped
+        and which weights were restored; 0 is silent.
     start_from_epoch : int
         Epochs to wait before watching.
     """
@@ -261,7 +265,7 @@ class EarlyStopping(Callback):
         monitor: str = "val_loss",
         min_delta: float = 0.0,
         patience: int = 0,
-        verbose: int = 0,
+        verbose: int = 1,
         mode: str = "auto",
         baseline: float | None = None,
         restore_best_weights: bool = False,
@@ -274,7 +278,7 @@ class EarlyStopping(Callback):
         self.verbose = verbose
         self.mode = _resolve_mode(mode, monitor)
         self.baseline = baseline
-        self.restore_best_weights = restore_best_weights
+        self.restore_best_weights = check_bool("restore_best_weights", restore_best_weights)
         self.start_from_epoch = check_int("start_from_epoch", start_from_epoch, minimum=0)
 
     def _improved(self, value: float, reference: float) -> bool:
@@ -324,8 +328,9 @@ class TimeLimit(Callback):
     Checked after every batch, so training stops within one batch of the limit.
     """
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, verbose: int = 1) -> None:
         super().__init__()
+        self.verbose = verbose
         self.seconds = check_float("seconds", seconds, low=0.0, low_inclusive=False)
 
     def on_train_begin(self, logs: dict | None = None) -> None:
@@ -354,8 +359,11 @@ class StopAtTarget(Callback):
         The bound: a lower bound for losses (``mode='min'``), an upper bound for accuracies.
     """
 
-    def __init__(self, monitor: str = "loss", target: float = 0.0, mode: str = "auto") -> None:
+    def __init__(
+        self, monitor: str = "loss", target: float = 0.0, mode: str = "auto", verbose: int = 1
+    ) -> None:
         super().__init__()
+        self.verbose = verbose
         self.monitor = monitor
         self.target = check_float("target", target)
         self.mode = _resolve_mode(mode, monitor)
@@ -431,11 +439,13 @@ class ModelCheckpoint(Callback):
         mode: str = "auto",
     ) -> None:
         super().__init__()
+        if not isinstance(filepath, str | os.PathLike):
+            raise TypeError(f"filepath must be a path (str or os.PathLike), got {filepath!r}")
         self.filepath = os.fspath(filepath)
         self.monitor = monitor
         self.verbose = verbose
-        self.save_best_only = save_best_only
-        self.save_weights_only = save_weights_only
+        self.save_best_only = check_bool("save_best_only", save_best_only)
+        self.save_weights_only = check_bool("save_weights_only", save_weights_only)
         self.mode = _resolve_mode(mode, monitor)
         self.best = math.inf if self.mode == "min" else -math.inf
 
@@ -451,7 +461,20 @@ class ModelCheckpoint(Callback):
             if not better:
                 return
             self.best = value
-        path = self.filepath.format(epoch=epoch + 1, **logs)
+        try:
+            path = self.filepath.format(epoch=epoch + 1, **logs)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"ModelCheckpoint filepath {self.filepath!r} cannot be filled in from the epoch "
+                f"logs ({type(exc).__name__}: {exc}); available fields: epoch, {', '.join(logs)}"
+            ) from None
+        if not np.isfinite(self.model.parameters).all():
+            # A diverged model must not overwrite the last good checkpoint.
+            self._say(
+                f"Epoch {epoch + 1}: not saving to {path}: the weights contain NaN or infinite "
+                "values (training diverged); the previous checkpoint is kept"
+            )
+            return
         if self.save_weights_only:
             self.model.save_weights(path)
         else:
@@ -465,9 +488,11 @@ class CSVLogger(Callback):
 
     def __init__(self, filename: str | os.PathLike, separator: str = ",", append: bool = False):
         super().__init__()
+        if not isinstance(filename, str | os.PathLike):
+            raise TypeError(f"filename must be a path (str or os.PathLike), got {filename!r}")
         self.filename = os.fspath(filename)
         self.separator = separator
-        self.append = append
+        self.append = check_bool("append", append)
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         exists = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0

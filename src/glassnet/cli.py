@@ -44,6 +44,12 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from glassnet.onnx import export_command
+
+    return export_command(args.model, args.onnx, opset=args.opset)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="glassnet", description="A small, readable neural-network library that shows its mathematics."
@@ -70,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
                          help="show shapes for this many examples (default: symbolic m)")
     explain.add_argument("--latex", action="store_true", help="print LaTeX instead of plain text")
     explain.set_defaults(func=_explain)
+
+    export = commands.add_parser("export", help="convert a saved model to ONNX (needs glassnet[onnx])")
+    export.add_argument("model", help="a file written by model.save()")
+    export.add_argument("onnx", help="the .onnx file to write")
+    export.add_argument("--opset", type=int, default=None, help="ONNX opset (default 17)")
+    export.set_defaults(func=_export)
 
     summary = commands.add_parser("summary", help="print the summary of a saved model")
     summary.add_argument("model")
