@@ -36,6 +36,14 @@ def check_int(name: str, value: Any, *, minimum: int | None = 1) -> int:
     return int(value)
 
 
+def check_bool(name: str, value: Any) -> bool:
+    """Return ``value`` as a bool; only ``True``/``False`` (or NumPy bools) are accepted,
+    so that ``trainable='no'`` is an error rather than ``True``."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be True or False, got {_describe(value)}")
+    return bool(value)
+
+
 def check_float(
     name: str,
     value: Any,
@@ -148,14 +156,37 @@ def check_array(
         if array.ndim not in allowed:
             expected = " or ".join(f"{d}-D" for d in allowed)
             raise ValueError(f"{name} must be {expected}, got a {array.ndim}-D array of shape {array.shape}")
-    if not allow_empty and (array.ndim == 0 or array.shape[0] == 0 or array.size == 0):
+    if array.ndim == 0 and not allow_empty:
+        raise ValueError(f"{name} must be an array with one row per example, got the scalar {value!r}")
+    if not allow_empty and (array.shape[0] == 0 or array.size == 0):
         raise ValueError(f"{name} must not be empty, got shape {array.shape}")
+    original = array
     if dtype is not None:
-        array = array.astype(dtype, copy=False)
-    if finite and array.dtype.kind == "f" and not np.isfinite(array).all():
-        bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
-        raise ValueError(f"{name} contains {bad} NaN or infinite value(s); clean or impute them first")
+        with np.errstate(over="ignore", invalid="ignore"):  # reported below, with the reason
+            array = array.astype(dtype, copy=False)
+    if finite and array.dtype.kind == "f":
+        _check_finite(name, array, original)
     return array
+
+
+def _check_finite(name: str, array: np.ndarray, original: np.ndarray) -> None:
+    """Raise if ``array`` holds NaN or infinity, saying where and why."""
+    finite = np.isfinite(array)
+    if finite.all():
+        return
+    bad = int(finite.size - np.count_nonzero(finite))
+    where = np.unravel_index(int(np.argmin(finite.reshape(-1))), array.shape)
+    index = tuple(int(i) for i in where) if array.ndim > 1 else int(where[0])
+    value = float(original[where])
+    if np.isfinite(value):  # finite before the cast to array.dtype, infinite after it
+        raise ValueError(
+            f"{name} contains {bad} value(s) too large for {array.dtype} (first at {index}: "
+            f"{value!r}; the largest is {np.finfo(array.dtype).max:.3g}); rescale it"
+        )
+    raise ValueError(
+        f"{name} contains {bad} NaN or infinite value(s) (first at {index}: {value!r}); "
+        "clean or impute them first"
+    )
 
 
 def check_same_length(**arrays: np.ndarray | None) -> None:

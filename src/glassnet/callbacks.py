@@ -14,6 +14,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -219,10 +220,20 @@ class ProgbarLogger(Callback):
 
 
 def _tqdm() -> Any:
+    """tqdm's notebook widget in Jupyter (when ipywidgets is installed), else the text bar."""
     try:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
     except ImportError:  # pragma: no cover - tqdm is an optional extra
         return None
+    from glassnet.models import _in_notebook
+
+    if _in_notebook():
+        try:
+            import ipywidgets  # noqa: F401
+            from tqdm.notebook import tqdm as notebook_tqdm
+        except ImportError:
+            return tqdm
+        return notebook_tqdm
     return tqdm
 
 
@@ -469,10 +480,13 @@ class ModelCheckpoint(Callback):
                 f"logs ({type(exc).__name__}: {exc}); available fields: epoch, {', '.join(logs)}"
             ) from None
         if not np.isfinite(self.model.parameters).all():
-            # A diverged model must not overwrite the last good checkpoint.
-            self._say(
-                f"Epoch {epoch + 1}: not saving to {path}: the weights contain NaN or infinite "
-                "values (training diverged); the previous checkpoint is kept"
+            # A diverged model must not overwrite the last good checkpoint (and could
+            # not be loaded back); this is worth a warning whatever ``verbose`` says.
+            warnings.warn(
+                f"Epoch {epoch + 1}: ModelCheckpoint is not saving to {path}: the weights contain "
+                "NaN or infinite values (training diverged); the previous checkpoint is kept",
+                RuntimeWarning,
+                stacklevel=2,
             )
             return
         if self.save_weights_only:

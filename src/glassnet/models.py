@@ -30,10 +30,12 @@ from typing import Any
 import numpy as np
 
 from glassnet import callbacks as callbacks_module
-from glassnet import config, losses, metrics, optimizers
+from glassnet import config, losses, optimizers
+from glassnet import metrics as metrics_module
 from glassnet._validation import (
     _describe,
     check_array,
+    check_bool,
     check_float,
     check_int,
     check_same_length,
@@ -74,6 +76,11 @@ class Sequential:
 
     def __init__(self, layers: Iterable[Layer | Input] | None = None, name: str | None = None):
         global _sequential_count
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name must be a string, got {_describe(name)}")
+        not_a_list = isinstance(layers, str | Layer | Input) or not isinstance(layers, Iterable)
+        if layers is not None and not_a_list:
+            raise TypeError(f"layers must be a list of layers, got {_describe(layers)}")
         self.name = name or ("sequential" if _sequential_count == 0 else f"sequential_{_sequential_count}")
         _sequential_count += 1
         self.layers: list[Layer] = []
@@ -82,7 +89,7 @@ class Sequential:
         self.compiled = False
         self.optimizer: optimizers.Optimizer | None = None
         self.loss: losses.Loss | None = None
-        self.metrics: list[metrics.Metric] = []
+        self.metrics: list[metrics_module.Metric] = []
         self.history: callbacks_module.History | None = None
         self.stop_training = False
         self._stop_reason: str | None = None
@@ -124,7 +131,7 @@ class Sequential:
         Parameters are allocated in one contiguous buffer and initialised.
         """
         if input_shape is not None:
-            input_shape = tuple(check_int("input_shape[i]", s) for s in input_shape)
+            input_shape = tuple(check_int(f"input_shape[{i}]", s) for i, s in enumerate(input_shape))
             self.input_shape = input_shape
         if self.input_shape is None:
             raise NotBuiltError(
@@ -224,6 +231,10 @@ class Sequential:
 
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         if index is not None:
+            index = check_int("index", index, minimum=None)
+            if not -len(self.layers) <= index < len(self.layers):
+                raise ValueError(f"index must be in [0, {len(self.layers)}) for a model of "
+                                 f"{len(self.layers)} layers, got {index}")
             return self.layers[index]
         for layer in self.layers:
             if layer.name == name:
@@ -256,6 +267,8 @@ class Sequential:
         if isinstance(metrics, str):
             metrics = [metrics]
         self._metric_identifiers = list(metrics or [])
+        for identifier in self._metric_identifiers:  # unknown names fail here, not in fit
+            metrics_module.get(identifier, loss=self.loss)
         self.metrics = []
         self.compiled = True
         if not self.built and self.input_shape is not None and self.layers:
@@ -267,7 +280,7 @@ class Sequential:
     def _resolve_metrics(self) -> None:
         n_outputs = int(np.prod(self.output_shape))
         self.metrics = [
-            metrics.get(identifier, loss=self.loss, n_outputs=n_outputs)
+            metrics_module.get(identifier, loss=self.loss, n_outputs=n_outputs)
             for identifier in self._metric_identifiers
         ]
 
@@ -335,7 +348,7 @@ class Sequential:
 
     # ------------------------------------------------------------------ data checks
     def _check_x(self, x: Any, name: str = "x") -> np.ndarray:
-        X = check_array(name, x, ndim=None, dtype=None)
+        X = check_array(name, x, ndim=None, dtype=config.float_dtype())
         if X.ndim < 2:
             raise ValueError(
                 f"{name} must have one row per example: shape (n_samples, n_features), got a "
@@ -358,7 +371,8 @@ class Sequential:
         if len(weights) != n:
             raise ValueError(f"sample_weight must have one weight per example ({n}), got {len(weights)}")
         if (weights < 0).any():
-            raise ValueError("sample_weight must be non-negative")
+            first = int(np.argmax(weights < 0))
+            raise ValueError(f"sample_weight must be non-negative, got {weights[first]:g} at index {first}")
         return weights
 
     def _class_weight_to_sample_weight(self, class_weight: dict, Y: np.ndarray) -> np.ndarray:
@@ -393,8 +407,15 @@ class Sequential:
         if y is None:
             raise TypeError(f"{names[1]} is required: the targets to learn")
         y_arr = check_array(names[1], y, ndim=None)
+        if y_arr.dtype.kind == "f":  # values beyond the float type's range become inf
+            check_array(names[1], y_arr, dtype=config.float_dtype())
         check_same_length(**{names[0]: X, names[1]: y_arr})
-        Y = self.loss.prepare_targets(y_arr, int(np.prod(self.output_shape)), config.float_dtype())
+        try:
+            Y = self.loss.prepare_targets(y_arr, int(np.prod(self.output_shape)), config.float_dtype())
+        except ValueError as exc:
+            if names[1] == "y":
+                raise
+            raise ValueError(f"{names[1]}: {exc}") from None
         weights = self._check_sample_weight(sample_weight, len(X))
         return X, Y, weights
 
@@ -451,6 +472,12 @@ class Sequential:
         """
         epochs = check_int("epochs", epochs)
         initial_epoch = check_int("initial_epoch", initial_epoch, minimum=0)
+        if initial_epoch > epochs:
+            raise ValueError(f"initial_epoch must be <= epochs, got initial_epoch={initial_epoch} "
+                             f"and epochs={epochs}")
+        shuffle = check_bool("shuffle", shuffle)
+        if callbacks is not None and not isinstance(callbacks, list | tuple):
+            raise TypeError(f"callbacks must be a list of Callback instances, got {_describe(callbacks)}")
         validation_split = check_float("validation_split", validation_split, low=0.0, high=1.0,
                                        high_inclusive=False)
         verbose = _resolve_verbose(verbose)
@@ -527,10 +554,13 @@ class Sequential:
                             callback.on_train_batch_end(step, logs)
                     if self.stop_training or interrupted.requested:
                         break
+                epoch_complete = step == steps - 1
                 logs = self._running_logs()
                 if val is not None and not interrupted.requested:
                     val_logs = self._evaluate_arrays(*val, batch_size=batch_size)
                     logs.update({f"val_{key}": value for key, value in val_logs.items()})
+                elif val is not None:  # interrupted: no validation, but keep the history even
+                    logs.update({f"val_{key}": math.nan for key in list(logs)})
                 if not math.isfinite(logs["loss"]) and not diverged_reported:
                     diverged_reported = True
                     message = (
@@ -540,7 +570,8 @@ class Sequential:
                     )
                     warnings.warn(message, RuntimeWarning, stacklevel=2)
                     history.stopped_reason = message
-                self._epoch = epoch + 1
+                if epoch_complete:
+                    self._epoch = epoch + 1
                 hooks.call("on_epoch_end", epoch, logs)
                 if interrupted.requested:
                     self._stop_reason = (

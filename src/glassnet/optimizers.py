@@ -162,6 +162,8 @@ class Optimizer:
             Where each weight array lives in ``params`` (``params[start:stop]``);
             ``clipnorm`` clips each segment's gradient norm separately.
 
+        Notes
+        -----
         Building again for a buffer of the same size and dtype keeps the state
         (momentum survives several ``fit`` calls, as in Keras).
         """

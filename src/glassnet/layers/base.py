@@ -75,7 +75,10 @@ class Layer:
         trainable: bool = True,
     ) -> None:
         if input_dim is not None and input_shape is not None:
-            raise ValueError("Give either input_dim or input_shape, not both")
+            raise ValueError(
+                f"Give either input_dim or input_shape, not both; got input_dim={input_dim!r} "
+                f"and input_shape={input_shape!r}"
+            )
         if input_dim is not None:
             from glassnet._validation import check_int
 
@@ -85,7 +88,9 @@ class Layer:
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a string, got {name!r}")
         self.name = name or unique_name(_snake_case(type(self).__name__))
-        self.trainable = bool(trainable)
+        from glassnet._validation import check_bool
+
+        self.trainable = check_bool("trainable", trainable)
         self.declared_input_shape = input_shape
         self.input_shape: tuple[int, ...] | None = None
         self.output_shape: tuple[int, ...] | None = None

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from glassnet import activations, initializers, regularizers
-from glassnet._validation import check_int
+from glassnet._validation import check_bool, check_int
 from glassnet.layers.base import Layer, Workspace
 
 
@@ -65,7 +65,7 @@ class Dense(Layer):
         super().__init__(**kwargs)
         self.units = check_int("units", units)
         self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
+        self.use_bias = check_bool("use_bias", use_bias)
         if bias_initializer == "auto":
             bias_initializer = initializers.Constant(0.1) if self.activation.name == "relu" else "zeros"
         self.kernel_initializer = initializers.get(kernel_initializer)
