@@ -4,11 +4,10 @@ import numpy as np
 import pytest
 import torch
 
+from _helpers import numerical_gradient
 from glassnet.layers import Activation, Dense, Dropout, Flatten, Input
 from glassnet.models import Sequential
 from glassnet.optimizers import SGD
-
-from _helpers import numerical_gradient
 
 
 def _relative_error(a, b):
