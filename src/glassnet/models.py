@@ -25,7 +25,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -43,6 +43,9 @@ from glassnet._validation import (
 from glassnet.layers.base import Layer
 from glassnet.layers.input import Input
 from glassnet.utils import make_rng
+
+
+_T = TypeVar("_T")
 
 
 class NotCompiledError(RuntimeError):
@@ -146,7 +149,7 @@ class Sequential:
             if not layer.built or layer.input_shape != shape:
                 layer.param_specs = []
                 layer.build(shape)
-            shape = layer.output_shape
+            shape = cast(tuple[int, ...], layer.output_shape)  # set by build()
         self._allocate_parameters()
         self.built = True
 
@@ -198,6 +201,15 @@ class Sequential:
         self._trainable_grads = self.gradients[:n_trainable]
         if self.optimizer is not None and self.compiled:
             self.optimizer.build(self._trainable_buffer(), self.segments)
+
+    def _n_outputs(self) -> int:
+        return int(np.prod(cast(tuple[int, ...], self.output_shape)))
+
+    def _compiled(self, part: _T | None) -> _T:
+        """``self.loss`` or ``self.optimizer``, which exist once the model is compiled."""
+        if part is None:
+            raise NotCompiledError("The model must be compiled first: model.compile(loss=..., optimizer=...)")
+        return part
 
     def _trainable_buffer(self) -> np.ndarray:
         return self._trainable_params
@@ -278,7 +290,7 @@ class Sequential:
             self.optimizer.build(self._trainable_buffer(), self.segments)
 
     def _resolve_metrics(self) -> None:
-        n_outputs = int(np.prod(self.output_shape))
+        n_outputs = self._n_outputs()
         self.metrics = [
             metrics_module.get(identifier, loss=self.loss, n_outputs=n_outputs)
             for identifier in self._metric_identifiers
@@ -301,13 +313,14 @@ class Sequential:
         output layer's ``dZ = A - Y`` directly (the two derivatives cancel); otherwise
         ``dA = ∂L/∂A`` from the loss and each layer applies its own ``g'``.
         """
-        last = self.layers[-1]
+        last: Any = self.layers[-1]     # a Dense or Activation layer: it has Z and takes dZ=
+        loss = self._compiled(self.loss)
         buffer = self._output_gradient_buffer(A)
         dZ = None
         if self._output_activation is not None:
-            dZ = self.loss.output_gradient(Y, A, last.Z, self._output_activation, out=buffer)
+            dZ = loss.output_gradient(Y, A, last.Z, self._output_activation, out=buffer)
         if dZ is None:
-            dA = self.loss.gradient(Y, A, out=buffer)
+            dA = loss.gradient(Y, A, out=buffer)
             if sample_weight is not None:
                 dA *= sample_weight[:, None]
             grad = last.backward(dA)
@@ -326,8 +339,8 @@ class Sequential:
         return buffer
 
     def _batch_loss(self, Y: np.ndarray, A: np.ndarray, sample_weight: np.ndarray | None) -> float:
-        last = self.layers[-1]
-        per_sample = self.loss.per_sample(Y, A, z=last.Z if self._loss_uses_z else None)
+        last: Any = self.layers[-1]
+        per_sample = self._compiled(self.loss).per_sample(Y, A, z=last.Z if self._loss_uses_z else None)
         if sample_weight is None:
             value = float(per_sample.sum()) / len(per_sample)              # J = Σ l / m
         else:
@@ -341,7 +354,7 @@ class Sequential:
         A = self.forward(X, training=True)
         loss = self._batch_loss(Y, A, sample_weight)
         self.backward(Y, A, sample_weight)
-        self.optimizer.apply(self._trainable_params, self._trainable_grads)   # W := W - α·dW
+        self._compiled(self.optimizer).apply(self._trainable_params, self._trainable_grads)  # W -= α·dW
         for metric in self.metrics:
             metric.update_state(Y, A, sample_weight)
         return loss
@@ -411,7 +424,7 @@ class Sequential:
             check_array(names[1], y_arr, dtype=config.float_dtype())
         check_same_length(**{names[0]: X, names[1]: y_arr})
         try:
-            Y = self.loss.prepare_targets(y_arr, int(np.prod(self.output_shape)), config.float_dtype())
+            Y = self._compiled(self.loss).prepare_targets(y_arr, self._n_outputs(), config.float_dtype())
         except ValueError as exc:
             if names[1] == "y":
                 raise
@@ -528,7 +541,8 @@ class Sequential:
             for epoch in range(initial_epoch, epochs):
                 for metric in self.metrics:
                     metric.reset_state()
-                self._loss_sum, self._loss_count = 0.0, 0
+                self._loss_sum: float = 0.0
+                self._loss_count: int = 0
                 hooks.call("on_epoch_begin", epoch, {})
                 order = self._rng.permutation(n) if shuffle else np.arange(n)
                 for step in range(steps):
@@ -540,7 +554,7 @@ class Sequential:
                     np.take(X, index, axis=0, out=xb, mode="clip")   # gather the mini-batch
                     np.take(Y, index, axis=0, out=yb, mode="clip")
                     wb = None
-                    if weights is not None:
+                    if weights is not None and batch_w is not None:
                         wb = batch_w[:m]
                         np.take(weights, index, out=wb, mode="clip")
                     loss = self.train_step(xb, yb, wb)
@@ -557,7 +571,7 @@ class Sequential:
                 epoch_complete = step == steps - 1
                 logs = self._running_logs()
                 if val is not None and not interrupted.requested:
-                    val_logs = self._evaluate_arrays(*val, batch_size=batch_size)
+                    val_logs = self._evaluate_arrays(val[0], val[1], val[2], batch_size=batch_size)
                     logs.update({f"val_{key}": value for key, value in val_logs.items()})
                 elif val is not None:  # interrupted: no validation, but keep the history even
                     logs.update({f"val_{key}": math.nan for key in list(logs)})
@@ -590,7 +604,7 @@ class Sequential:
         """Facts the per-batch code needs, worked out once per call of fit/evaluate."""
         # With a sigmoid/softmax output and the matching cross-entropy, the loss is
         # computed from the logits Z (exact, no clipping of log(0)).
-        self._loss_uses_z = self._last_activation_name() == self.loss.logits_activation
+        self._loss_uses_z = self._last_activation_name() == self._compiled(self.loss).logits_activation
         self._has_regularizers = any(
             spec.regularizer is not None for layer in self.layers for spec in layer.param_specs
         )
@@ -690,7 +704,7 @@ class Sequential:
         chunk = 4096 if batch_size is None else check_int("batch_size", batch_size)
         if len(X) <= chunk:
             return self.forward(X, training=False).copy()
-        out = np.empty((len(X), *self.output_shape), dtype=X.dtype)
+        out = np.empty((len(X), *cast(tuple[int, ...], self.output_shape)), dtype=X.dtype)
         for start in range(0, len(X), chunk):
             out[start:start + chunk] = self.forward(X[start:start + chunk], training=False)
         return out
@@ -826,7 +840,7 @@ def _in_notebook() -> bool:
     if shell is None:
         return False
     try:
-        ip = shell.get_ipython()  # type: ignore[attr-defined]
+        ip = shell.get_ipython()
     except Exception:
         return False
     return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
