@@ -44,7 +44,6 @@ from glassnet.layers.base import Layer
 from glassnet.layers.input import Input
 from glassnet.utils import make_rng
 
-
 _T = TypeVar("_T")
 
 
