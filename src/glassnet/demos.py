@@ -14,8 +14,9 @@ Each prints the model summary and the training progress and ends with the line
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -60,7 +61,8 @@ def circles(seed: int = 0, epochs: int = 50, verbose: Any = "auto") -> DemoResul
     if verbose:
         model.summary()
     history = model.fit(X_train, y_train, epochs=epochs, verbose=verbose)
-    _, accuracy = model.evaluate(X_test, y_test, verbose=0)
+    # With one metric, evaluate returns [loss, accuracy].
+    _, accuracy = cast("list[float]", model.evaluate(X_test, y_test, verbose=0))
     return DemoResult(model, history, float(accuracy), X_train, y_train, X_test, y_test)
 
 
@@ -85,7 +87,8 @@ def digit9(seed: int = 0, epochs: int = 20, path: Any = None, verbose: Any = "au
     if verbose:
         model.summary()
     history = model.fit(X_train, y_train, epochs=epochs, batch_size=32, verbose=verbose)
-    _, accuracy = model.evaluate(X_test, y_test, verbose=0)
+    # With one metric, evaluate returns [loss, accuracy].
+    _, accuracy = cast("list[float]", model.evaluate(X_test, y_test, verbose=0))
     baseline = float(np.mean(y_test == 0))
     return DemoResult(model, history, float(accuracy), X_train, y_train, X_test, y_test, baseline)
 
@@ -106,8 +109,9 @@ def fruit(seed: int = 0, epochs: int = 60, verbose: Any = "auto") -> DemoResult:
     if verbose:
         model.summary()
     history = model.fit(X_train, y_train, epochs=epochs, batch_size=16, verbose=verbose)
-    _, accuracy = model.evaluate(X_test, y_test, verbose=0)
+    # With one metric, evaluate returns [loss, accuracy].
+    _, accuracy = cast("list[float]", model.evaluate(X_test, y_test, verbose=0))
     return DemoResult(model, history, float(accuracy), X_train, y_train, X_test, y_test)
 
 
-DEMOS = {"circles": circles, "digit9": digit9, "fruit": fruit}
+DEMOS: dict[str, Callable[..., DemoResult]] = {"circles": circles, "digit9": digit9, "fruit": fruit}

@@ -575,7 +575,7 @@ def _gradient_findings(norms: dict[str, float], blocked: set[str]) -> list[Findi
     candidates = {name: norm for name, norm in norms.items() if name not in blocked}
     if not candidates:
         return findings
-    largest_name = max(candidates, key=candidates.get)
+    largest_name = max(candidates, key=candidates.__getitem__)
     largest = candidates[largest_name]
     vanishing = {name: norm for name, norm in candidates.items()
                  if largest > 0 and norm < _VANISHING_RATIO * largest}
@@ -806,10 +806,10 @@ def diagnose(
     activations = {record.layer.name: record for record in activity}
     layer_stats = []
     for layer in model.layers:
-        record = activations.get(layer.name)
+        layer_activity = activations.get(layer.name)
         layer_stats.append({
             "name": layer.name,
-            "activation": None if record is None else record.activation,
+            "activation": None if layer_activity is None else layer_activity.activation,
             "units": int(np.prod(layer.output_shape)),
             "dead": dead.get(layer.name),
             "saturated": saturated.get(layer.name),

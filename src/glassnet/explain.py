@@ -239,9 +239,10 @@ def _batch(shape: tuple[int, ...], m: Any) -> tuple[Any, ...]:
 
 
 def _dense_explanation(layer: Dense, l: int, m: Any) -> LayerExplanation:
+    assert layer.input_shape is not None, "the model is built before it is explained"
     n_prev, n = layer.input_shape[0], layer.units
     activation = layer.activation
-    shapes = {"A_prev": (m, n_prev), "W": (n_prev, n)}
+    shapes: dict[str, tuple[Any, ...]] = {"A_prev": (m, n_prev), "W": (n_prev, n)}
     if layer.use_bias:
         shapes["b"] = (n,)
     shapes.update(Z=(m, n), A=(m, n))
@@ -363,6 +364,7 @@ def _gradients_and_passing_down(layer: Any, l: int, m: Any) -> list[Equation]:
                          "training; the same mask as the forward pass")]
     if not isinstance(layer, Dense):
         return [Equation(f"dA[{l - 1}] = {layer.name}.backward(dA[{l}])", in_shape)]
+    assert layer.input_shape is not None, "the model is built before it is explained"
     n_prev, n = layer.input_shape[0], layer.units
     equations = [Equation(
         f"dW[{l}] = A[{l - 1}]ᵀ·dZ[{l}] / m",
@@ -971,6 +973,7 @@ def _trace_backward(model: Any, Y: np.ndarray, A: np.ndarray) -> list[dict[str, 
         if activation is not None:
             step["activation"] = activation.name
             if dZ is None:
+                assert dA is not None, "the loss or the layer above has set dA"
                 step["dA"] = dA[0].copy()
                 dZ = activation.backward(dA.copy(), layer.Z, layer.A)      # dZ = dA * g'(Z)
                 if activation.name != "softmax":
@@ -979,10 +982,13 @@ def _trace_backward(model: Any, Y: np.ndarray, A: np.ndarray) -> list[dict[str, 
                 step["dA"] = dZ[0].copy()
             step["dZ"] = dZ[0].copy()
         else:
+            assert dA is not None, "the loss or the layer above has set dA"
             step["dA"] = dA[0].copy()
         if isinstance(layer, Dense | Activation):
+            assert dZ is not None, "Dense and Activation layers have an activation, so dZ is set"
             dA_prev = layer.backward(dZ=dZ.copy())
         else:
+            assert dA is not None, "the loss or the layer above has set dA"
             dA_prev = layer.backward(dA.copy())
         if isinstance(layer, Dense):
             step["dW"] = layer.dW.copy()

@@ -109,9 +109,12 @@ EXPORTABLE_ACTIVATIONS = (*_SIMPLE, "linear", "leaky_relu", "softmax", "elu", "s
                           "hard_sigmoid", "binary_step", "swish", "gelu")
 
 
-def _export_activation(graph: _GraphBuilder, layer: Layer, z: str, prefix: str) -> str:
+def _export_activation(
+    graph: _GraphBuilder, layer: Dense | Activation, z: str, prefix: str
+) -> str:
     """Append the nodes of the layer's ``A = g(Z)``; return the name of ``A``."""
-    activation = layer.activation
+    # Any: which attributes are read (alpha, scale, approximate) depends on the name.
+    activation: Any = layer.activation
     name = activation.name
     out = f"{prefix}/{name}"
     if name == "linear":
@@ -180,6 +183,7 @@ def _export_layer(graph: _GraphBuilder, layer: Layer, a: str, prefix: str) -> st
     if isinstance(layer, Dropout):                          # the identity at inference
         return a
     if isinstance(layer, Flatten):
+        assert layer.input_shape is not None, "the model is built before it is exported"
         if len(layer.input_shape) == 1:
             return a
         return graph.node("Flatten", [a], f"{prefix}/flat", axis=1)
@@ -216,6 +220,8 @@ def to_onnx(model: Any, *, opset: int | None = None) -> onnx.ModelProto:
             f"onnx {onnx.__version__} knows), got {opset}"
         )
     model._require_built("export")
+    input_shape, output_shape = model.input_shape, model.output_shape
+    assert input_shape is not None and output_shape is not None, "a built model knows its shapes"
 
     graph = _GraphBuilder(opset)
     names = [layer.name for layer in model.layers]
@@ -230,13 +236,13 @@ def to_onnx(model: Any, *, opset: int | None = None) -> onnx.ModelProto:
     else:                                                   # no operator at all (Dropout only)
         graph.node("Identity", [tensor], OUTPUT_NAME)
 
-    batch_shape = ["batch", *model.input_shape]
+    batch_shape: list[str | int] = ["batch", *input_shape]
     graph_proto = helper.make_graph(
         graph.nodes,
         model.name,
         inputs=[helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, batch_shape)],
         outputs=[helper.make_tensor_value_info(
-            OUTPUT_NAME, TensorProto.FLOAT, ["batch", *model.output_shape])],
+            OUTPUT_NAME, TensorProto.FLOAT, ["batch", *output_shape])],
         initializer=graph.initializers,
     )
     opset_imports = [helper.make_opsetid("", opset)]

@@ -27,8 +27,8 @@ classic articles, is ``optimizer='sgd'`` with ``batch_size=len(X)`` in
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import numpy as np
 
@@ -91,6 +91,9 @@ class Optimizer:
 
     #: Whether the update needs a scratch buffer the size of ``params``.
     _needs_scratch = True
+    #: Shape and dtype of the parameter buffer; set by :meth:`build`.
+    _shape: tuple[int, ...]
+    _dtype: np.dtype
 
     def __init__(
         self,
@@ -250,6 +253,12 @@ class Optimizer:
         """Update ``params`` in place; ``step`` is ``iterations + 1``."""
         raise NotImplementedError
 
+    def _scratch_buffer(self) -> np.ndarray:
+        """The work array of ``params``' size that :meth:`build` allocated."""
+        if self._scratch is None:
+            raise RuntimeError(f"{type(self).__name__} has no scratch buffer; build() allocates it")
+        return self._scratch
+
     # ------------------------------------------------------------ state / config
     def get_state(self) -> dict[str, np.ndarray]:
         """Copies of ``'iterations'`` and every state buffer, for saving and resuming.
@@ -294,9 +303,11 @@ class Optimizer:
         that :func:`get` understands) and ``'class_name'`` the class; a schedule
         is stored as its own config dict.
         """
-        learning_rate = self._learning_rate
-        if isinstance(learning_rate, LearningRateSchedule):
-            learning_rate = schedules.serialize(learning_rate)
+        learning_rate: float | dict[str, Any]
+        if isinstance(self._learning_rate, LearningRateSchedule):
+            learning_rate = schedules.serialize(self._learning_rate)
+        else:
+            learning_rate = self._learning_rate
         return {
             "name": self.name,
             "class_name": type(self).__name__,
@@ -440,7 +451,7 @@ class RMSprop(Optimizer):
         self.centered = _check_bool("centered", centered)
 
     def _state_names(self) -> tuple[str, ...]:
-        names = ("velocities",)
+        names: tuple[str, ...] = ("velocities",)
         if self.momentum > 0:
             names += ("momentums",)
         if self.centered:
@@ -448,7 +459,7 @@ class RMSprop(Optimizer):
         return names
 
     def _update(self, params, grads, learning_rate, step):
-        rho, scratch = self.rho, self._scratch
+        rho, scratch = self.rho, self._scratch_buffer()
         square_average = self._state["velocities"]
         square_average *= rho
         np.multiply(grads, grads, out=scratch)
@@ -526,7 +537,7 @@ class Adagrad(Optimizer):
         return {"accumulators": np.full_like(params, self.initial_accumulator_value)}
 
     def _update(self, params, grads, learning_rate, step):
-        accumulator, scratch = self._state["accumulators"], self._scratch
+        accumulator, scratch = self._state["accumulators"], self._scratch_buffer()
         np.multiply(grads, grads, out=scratch)
         accumulator += scratch  # a = a + g^2
         np.add(accumulator, self.epsilon, out=scratch)
@@ -581,7 +592,7 @@ class Adadelta(Optimizer):
         return ("accumulated_grads", "accumulated_delta_vars")
 
     def _update(self, params, grads, learning_rate, step):
-        rho, epsilon, scratch = self.rho, self.epsilon, self._scratch
+        rho, epsilon, scratch = self.rho, self.epsilon, self._scratch_buffer()
         square_grads = self._state["accumulated_grads"]
         square_deltas = self._state["accumulated_delta_vars"]
         square_grads *= rho
@@ -659,7 +670,7 @@ class Adam(Optimizer):
         return names + ("velocity_hats",) if self.amsgrad else names
 
     def _update(self, params, grads, learning_rate, step):
-        beta_1, beta_2, scratch = self.beta_1, self.beta_2, self._scratch
+        beta_1, beta_2, scratch = self.beta_1, self.beta_2, self._scratch_buffer()
         m, v = self._state["momentums"], self._state["velocities"]
         alpha = learning_rate * math.sqrt(1.0 - beta_2**step) / (1.0 - beta_1**step)
 
@@ -777,7 +788,7 @@ class Adamax(Optimizer):
         return ("momentums", "norms")
 
     def _update(self, params, grads, learning_rate, step):
-        beta_1, scratch = self.beta_1, self._scratch
+        beta_1, scratch = self.beta_1, self._scratch_buffer()
         m, u = self._state["momentums"], self._state["norms"]
         np.subtract(grads, m, out=scratch)
         scratch *= 1.0 - beta_1
@@ -854,7 +865,7 @@ class Nadam(Optimizer):
         }
 
     def _update(self, params, grads, learning_rate, step):
-        beta_1, beta_2, scratch = self.beta_1, self.beta_2, self._scratch
+        beta_1, beta_2, scratch = self.beta_1, self.beta_2, self._scratch_buffer()
         m, v = self._state["momentums"], self._state["velocities"]
         u_t = beta_1 * (1.0 - 0.5 * 0.96**step)
         u_next = beta_1 * (1.0 - 0.5 * 0.96 ** (step + 1))
@@ -910,7 +921,9 @@ def get(identifier: str | Optimizer | dict[str, Any]) -> Optimizer:
     if isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, str):
-        return _OPTIMIZERS[_optimizer_key(identifier)]()
+        # Every registered optimizer has a default learning rate (only the base class has none).
+        optimizer_class = cast("Callable[[], Optimizer]", _OPTIMIZERS[_optimizer_key(identifier)])
+        return optimizer_class()
     if isinstance(identifier, dict):
         class_name = identifier.get("class_name", identifier.get("name"))
         if class_name is None:

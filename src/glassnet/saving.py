@@ -116,15 +116,18 @@ def _serialise_metrics(identifiers: list) -> list:
     """
     from glassnet import metrics
 
-    stored = []
+    stored: list[str | dict[str, Any]] = []
     for metric in identifiers:
         if isinstance(metric, str):
             stored.append(metric)
             continue
         config = metric.get_config() if isinstance(metric, metrics.Metric) else None
-        try:
-            metrics.get(config)
-        except Exception:
+        if config is not None:
+            try:
+                metrics.get(config)
+            except Exception:
+                config = None  # a metric wrapping a function cannot be rebuilt from its config
+        if config is None:
             name = getattr(metric, "name", getattr(metric, "__name__", repr(metric)))
             warnings.warn(
                 f"metric {name!r} is Python code and is not saved in the model file; "
@@ -149,19 +152,21 @@ def save_model(model: Any, filepath: Any, include_optimizer: bool = True) -> Non
         files[f"weights/{i}.npy"] = _npy_bytes(array)
     compile_config = None
     if model.compiled:
+        loss, optimizer = model.loss, model.optimizer
+        assert loss is not None and optimizer is not None, "compile() sets loss and optimizer"
         compile_config = {
-            "loss": model.loss.get_config(),
-            "optimizer": model.optimizer.get_config(),
+            "loss": loss.get_config(),
+            "optimizer": optimizer.get_config(),
             "metrics": _serialise_metrics(model._metric_identifiers),
         }
-        if include_optimizer and getattr(model.optimizer, "built", True):
-            for name, value in model.optimizer.get_state().items():
+        if include_optimizer and getattr(optimizer, "built", True):
+            for name, value in optimizer.get_state().items():
                 files[f"optimizer/{name}.npy"] = _npy_bytes(np.asarray(value))
-    layer_rngs = {
-        str(i): layer.rng.bit_generator.state
-        for i, layer in enumerate(model.layers)
-        if isinstance(getattr(layer, "rng", None), np.random.Generator)
-    }
+    layer_rngs = {}
+    for i, layer in enumerate(model.layers):
+        rng = getattr(layer, "rng", None)  # layers that draw random numbers (Dropout) have one
+        if isinstance(rng, np.random.Generator):
+            layer_rngs[str(i)] = rng.bit_generator.state
     manifest = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -315,7 +320,10 @@ def _build_from(reader: _Reader, compile: bool) -> Any:
         for entry in spec["layers"]:
             if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
                 raise reader.error("a layer entry is malformed")
-            cls = layers.get(entry.get("class_name"))
+            class_name = entry.get("class_name")
+            if not isinstance(class_name, str):
+                raise reader.error("a layer entry is malformed")
+            cls = layers.get(class_name)
             model.add(cls.from_config(entry["config"]))
         if spec.get("input_shape") is None:
             raise reader.error("the model's input shape is missing")
@@ -341,6 +349,7 @@ def _build_from(reader: _Reader, compile: bool) -> Any:
                 state = {
                     name[len("optimizer/"):-len(".npy")]: reader.array(name) for name in state_names
                 }
+                assert model.optimizer is not None, "compile() sets the optimizer"
                 try:
                     model.optimizer.set_state(state)
                 except (ValueError, KeyError, TypeError) as exc:
@@ -356,7 +365,7 @@ def _read_weights(reader: _Reader, model_layers: list, input_shape: tuple[int, .
     Each layer is built (which only *declares* its parameters) for the shape coming
     out of the layer before it; nothing is allocated until every shape matches.
     """
-    specs = []
+    specs: list[tuple[Any, Any]] = []  # (layer, its ParamSpec)
     shape = input_shape
     for layer in model_layers:
         layer.param_specs = []
@@ -390,9 +399,10 @@ def _restore_training_state(reader: _Reader, model: Any, training: dict) -> None
         raise reader.error(f"training.layer_rngs must be an object, got {layer_rngs!r}")
     for index, state in layer_rngs.items():
         layer = model.layers[int(index)] if index.isdigit() and int(index) < len(model.layers) else None
-        if not isinstance(getattr(layer, "rng", None), np.random.Generator):
+        rng = getattr(layer, "rng", None)
+        if not isinstance(rng, np.random.Generator):
             raise reader.error(f"training.layer_rngs names layer {index!r}, which has no random generator")
-        _restore_rng(reader, layer.rng, state)
+        _restore_rng(reader, rng, state)
 
 
 def _restore_rng(reader: _Reader, rng: np.random.Generator, state: Any) -> None:

@@ -282,7 +282,7 @@ class _GlassnetEstimator(BaseEstimator):
         if settings.batch_size == "auto":
             batch_size = min(AUTO_BATCH_SIZE, n_train)
         else:
-            batch_size = min(settings.batch_size, n_train)
+            batch_size = min(int(settings.batch_size), n_train)
 
         loss = default_loss if self.loss is None else self.loss
         model_fn = self.model_fn or make_mlp
@@ -301,12 +301,15 @@ class _GlassnetEstimator(BaseEstimator):
                 "model_fn must return a compiled model: call model.compile(optimizer=..., "
                 "loss=...) before returning it"
             )
+        compiled_loss = model.loss
+        assert compiled_loss is not None, "a compiled model has a loss"
         model.build((X.shape[1],))
         # The model drew its random generators from glassnet's global seed when it was
         # created (and may have been built, so initialised, by compile). Start again
         # from random_state: fresh initial weights, shuffling and dropout generators.
         _initialize_weights(model, np.random.default_rng(init_seed))
         model._rng = np.random.default_rng(shuffle_seed)
+        layer: Any  # a layer that draws random numbers (Dropout) owns a Generator `rng`
         for index, layer in enumerate(model.layers):
             if isinstance(getattr(layer, "rng", None), np.random.Generator) and (
                 getattr(layer, "seed", None) is None
@@ -318,9 +321,9 @@ class _GlassnetEstimator(BaseEstimator):
                 f"this task needs ({n_outputs},)"
             )
 
-        validation_data = None
+        validation_data: tuple[np.ndarray, ...] | None = None
         if validation_rows is not None:
-            validation_data = (X[validation_rows], encode(targets[validation_rows], model.loss))
+            validation_data = (X[validation_rows], encode(targets[validation_rows], compiled_loss))
             if weights is not None:
                 validation_data += (weights[validation_rows],)
         stopper = EarlyStopping(
@@ -331,7 +334,7 @@ class _GlassnetEstimator(BaseEstimator):
             restore_best_weights=settings.early_stopping,
         )
         history = model.fit(
-            X[rows], encode(targets[rows], model.loss),
+            X[rows], encode(targets[rows], compiled_loss),
             batch_size=batch_size, epochs=settings.epochs, verbose=self.verbose,
             callbacks=[stopper], validation_data=validation_data,
             sample_weight=None if weights is None else weights[rows],

@@ -38,7 +38,7 @@ def _totals(model: Any) -> list[str]:
 
 def summary_text(model: Any) -> str:
     """The Keras 3 summary table (box-drawing characters, ``None`` batch dimension)."""
-    widths = (33, 24, 15)
+    widths: tuple[int, ...] = (33, 24, 15)
     header = ("Layer (type)", "Output Shape", "Param #")
     rows = _rows(model)
     widths = tuple(

@@ -53,9 +53,9 @@ def make_rng(seed: Any = None) -> np.random.Generator:
     return np.random.default_rng(int(seed))
 
 
-def rng_state(rng: np.random.Generator) -> dict:
+def rng_state(rng: np.random.Generator) -> dict[str, Any]:
     """The JSON-serialisable state of a Generator (for checkpoints)."""
-    return rng.bit_generator.state
+    return dict(rng.bit_generator.state)
 
 
 def set_rng_state(rng: np.random.Generator, state: dict) -> None:

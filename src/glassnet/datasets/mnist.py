@@ -36,7 +36,7 @@ __all__ = ["load_mnist", "read_idx", "write_idx"]
 PathLike = str | os.PathLike
 
 #: IDX type code -> big-endian NumPy dtype.
-IDX_DTYPES = {
+IDX_DTYPES: dict[int, np.dtype] = {
     0x08: np.dtype(">u1"),
     0x09: np.dtype(">i1"),
     0x0B: np.dtype(">i2"),
@@ -308,8 +308,10 @@ def load_mnist(
         path = Path(path)
         if path.is_dir():
             found = _find_in_directory(path, kind)
-            is_idx_pair = isinstance(found, tuple)
-            images, labels = _read_idx_pair(*found) if is_idx_pair else _read_csv(found)
+            if isinstance(found, tuple):
+                images, labels = _read_idx_pair(*found)
+            else:
+                images, labels = _read_csv(found)
         elif path.name.endswith((".csv", ".csv.gz")):
             images, labels = _read_csv(path)
         elif path.exists():

@@ -334,8 +334,10 @@ class StandardScaler:
         table = self._prepare(X)
         result = table.copy()
         if self.with_mean:
+            assert self.mean_ is not None, "fit() with with_mean=True sets mean_"
             result -= self.mean_.astype(table.dtype)
         if self.with_std:
+            assert self.scale_ is not None, "fit() with with_std=True sets scale_"
             result /= self.scale_.astype(table.dtype)
         return result
 
@@ -348,8 +350,10 @@ class StandardScaler:
         table = self._prepare(Z)
         result = table.copy()
         if self.with_std:
+            assert self.scale_ is not None, "fit() with with_std=True sets scale_"
             result *= self.scale_.astype(table.dtype)
         if self.with_mean:
+            assert self.mean_ is not None, "fit() with with_mean=True sets mean_"
             result += self.mean_.astype(table.dtype)
         return result
 

@@ -28,6 +28,7 @@ class Activation(Layer):
 
     def forward(self, A_prev: np.ndarray, training: bool = False) -> np.ndarray:
         self.Z = A_prev
+        assert self.input_shape is not None, "build() sets input_shape before forward()"
         out = self._workspace.get(A_prev.shape[0], A_prev.dtype, {"A": self.input_shape})["A"]
         self.A = self.activation.forward(A_prev, out=out)
         return self.A
@@ -35,6 +36,8 @@ class Activation(Layer):
     def backward(self, dA: np.ndarray | None = None, *, dZ: np.ndarray | None = None) -> np.ndarray:
         if dZ is not None:
             return dZ
+        if dA is None:
+            raise TypeError(f"{self.name}.backward() needs dA (or dZ for a fused output layer)")
         return self.activation.backward(dA, self.Z, self.A, out=dA)
 
     def get_config(self) -> dict[str, Any]:

@@ -121,6 +121,8 @@ class Dense(Layer):
         layer above, which no longer needs it.
         """
         if dZ is None:
+            if dA is None:
+                raise TypeError(f"{self.name}.backward() needs dA (or dZ for a fused output layer)")
             dZ = self.activation.backward(dA, self.Z, self.A, out=dA)   # dZ = dA * g'(Z)
         np.matmul(self.A_prev.T, dZ, out=self.dW)                      # dW = A_prevᵀ · dZ
         self.dW *= self._one_over_m                                     #      / m
@@ -140,6 +142,7 @@ class Dense(Layer):
 
     def _use_workspace(self, m: int, dtype: np.dtype) -> None:
         """Point Z, A, dA_prev at work arrays for batches of ``m`` rows (made once per size)."""
+        assert self.input_shape is not None, "build() sets input_shape before forward()"
         work = self._workspace.get(
             m, dtype, {"Z": (self.units,), "A": (self.units,), "dA_prev": self.input_shape}
         )

@@ -43,6 +43,7 @@ class Dropout(Layer):
         self.training = training and self.rate > 0
         if not self.training:
             return A_prev
+        assert self.input_shape is not None, "build() sets input_shape before forward()"
         work = self._workspace.get(
             A_prev.shape[0], A_prev.dtype, {"mask": self.input_shape, "A": self.input_shape}
         )

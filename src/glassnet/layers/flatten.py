@@ -22,4 +22,5 @@ class Flatten(Layer):
         return A_prev.reshape(A_prev.shape[0], -1)
 
     def backward(self, dA: np.ndarray) -> np.ndarray:
+        assert self.input_shape is not None, "build() sets input_shape before backward()"
         return dA.reshape(dA.shape[0], *self.input_shape)

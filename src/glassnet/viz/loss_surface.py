@@ -94,7 +94,7 @@ class ParameterPath(Callback):
         super().__init__()
         self.parameter_names = tuple(params)
         self.every = check_choice("every", every, ("batch", "epoch"))
-        self._records: list[tuple[float, float]] = []
+        self._records: list[tuple[float, ...]] = []  # one (value_1, value_2) per record
 
     @property
     def values(self) -> np.ndarray:
