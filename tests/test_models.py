@@ -285,3 +285,34 @@ def test_learning_rate_schedule_in_fit():
     model.fit(np.ones((4, 1)), np.ones(4), batch_size=1, epochs=1, verbose=0)
     assert model.optimizer.iterations == 4
     assert model.optimizer.current_learning_rate == pytest.approx(0.1 * 0.5**4)
+
+
+def test_fit_reports_the_running_average_of_the_batch_losses(float64):
+    """fit's epoch loss and accuracy are Keras's running averages of each step's values."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(70, 3))
+    y = (X[:, 0] + 0.3 * rng.normal(size=70) > 0).astype(int)
+    weights = rng.uniform(0.5, 2.0, size=70)
+
+    def fresh():
+        set_random_seed(3)
+        model = Sequential([Dense(5, input_dim=3, activation="relu", kernel_regularizer="l2"),
+                            Dense(1, activation="sigmoid")])
+        model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+        return model
+
+    fitted = fresh()
+    history = fitted.fit(X, y, batch_size=16, epochs=1, shuffle=False, sample_weight=weights,
+                         verbose=0)
+    stepped = fresh()
+    losses, correct, total = [], 0.0, 0.0
+    for start in range(0, 70, 16):
+        xb, yb, wb = X[start:start + 16], y[start:start + 16], weights[start:start + 16]
+        before = stepped.predict(xb)[:, 0]
+        losses.append(stepped.train_on_batch(xb, yb, sample_weight=wb)[0] * len(xb))
+        correct += np.sum(wb * ((before > 0.5) == yb))
+        total += wb.sum()
+    assert history.history["loss"][0] == pytest.approx(sum(losses) / 70, rel=1e-10)
+    assert history.history["accuracy"][0] == pytest.approx(correct / total, rel=1e-10)
+    for a, b in zip(fitted.get_weights(), stepped.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)

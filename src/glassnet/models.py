@@ -337,23 +337,37 @@ class Sequential:
             buffer = self._dA_buffer = np.empty_like(A)
         return buffer
 
-    def _batch_loss(self, Y: np.ndarray, A: np.ndarray, sample_weight: np.ndarray | None) -> float:
-        last: Any = self.layers[-1]
-        per_sample = self._compiled(self.loss).per_sample(Y, A, z=last.Z if self._loss_uses_z else None)
+    def _loss_sum(self, Y: np.ndarray, A: np.ndarray, Z: np.ndarray | None,
+                  sample_weight: np.ndarray | None) -> float:
+        """``Σ_i w_i·l_i`` over the rows of a batch (``w = 1`` without sample weights)."""
+        per_sample = self._compiled(self.loss).per_sample(Y, A, z=Z if self._loss_uses_z else None)
         if sample_weight is None:
-            value = float(per_sample.sum()) / len(per_sample)              # J = Σ l / m
-        else:
-            value = float(np.dot(per_sample, sample_weight)) / len(per_sample)  # J = Σ w·l / m
-        if self._has_regularizers:
-            value += sum(layer.regularization_penalty() for layer in self.layers)
-        return value
+            return float(per_sample.sum())
+        return float(np.dot(per_sample, sample_weight))
+
+    def _regularization_penalty(self) -> float:
+        return sum(layer.regularization_penalty() for layer in self.layers) if self._has_regularizers else 0.0
+
+    def _batch_loss(self, Y: np.ndarray, A: np.ndarray, sample_weight: np.ndarray | None) -> float:
+        """The cost of one batch at the current weights: ``J = Σ w·l / m`` + regularisation."""
+        last: Any = self.layers[-1]
+        return self._loss_sum(Y, A, last.Z, sample_weight) / len(A) + self._regularization_penalty()
+
+    def _step(self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray:
+        """Forward propagation, backward propagation, one optimizer update. Returns ``A``
+        (computed before the update); ``self._step_penalty`` is the regularisation then."""
+        A = self.forward(X, training=True)
+        self.backward(Y, A, sample_weight)
+        self._step_penalty = self._regularization_penalty()
+        self._compiled(self.optimizer).apply(self._trainable_params, self._trainable_grads)  # W -= α·dW
+        return A
 
     def train_step(self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
-        """One step of gradient descent on one batch; returns the batch loss (before the step)."""
-        A = self.forward(X, training=True)
-        loss = self._batch_loss(Y, A, sample_weight)
-        self.backward(Y, A, sample_weight)
-        self._compiled(self.optimizer).apply(self._trainable_params, self._trainable_grads)  # W -= α·dW
+        """One step of gradient descent on one batch; returns the batch loss (before the step)
+        and adds the batch to the metrics."""
+        A = self._step(X, Y, sample_weight)
+        last: Any = self.layers[-1]
+        loss = self._loss_sum(Y, A, last.Z, sample_weight) / len(A) + self._step_penalty
         for metric in self.metrics:
             metric.update_state(Y, A, sample_weight)
         return loss
@@ -527,9 +541,9 @@ class Sequential:
         self._stop_reason = None
         self._refresh_step_settings()
         batch_X = np.empty((batch_size, *X.shape[1:]), dtype=X.dtype)
-        batch_Y = np.empty((batch_size, *Y.shape[1:]), dtype=Y.dtype)
-        batch_w = None if weights is None else np.empty(batch_size, dtype=weights.dtype)
+        outputs = self._epoch_outputs = _EpochOutputs(self, n, A_dtype=X.dtype)
         wants_batch_logs = any(not isinstance(c, callbacks_module.ProgbarLogger) for c in hooks.batch_end)
+        last: Any = self.layers[-1]
 
         interrupted = _InterruptFlag()
         hooks.call("on_train_begin", {})
@@ -538,31 +552,23 @@ class Sequential:
         # as a stream of NumPy overflow warnings.
         with interrupted, np.errstate(over="ignore", invalid="ignore"):
             for epoch in range(initial_epoch, epochs):
-                for metric in self.metrics:
-                    metric.reset_state()
-                self._loss_sum: float = 0.0
-                self._loss_count: int = 0
                 hooks.call("on_epoch_begin", epoch, {})
                 order = self._rng.permutation(n) if shuffle else np.arange(n)
+                outputs.start_epoch(Y, weights, order)
                 for step in range(steps):
                     for callback in hooks.batch_begin:
                         callback.on_train_batch_begin(step, {})
-                    index = order[step * batch_size: (step + 1) * batch_size]
-                    m = len(index)
-                    xb, yb = batch_X[:m], batch_Y[:m]
-                    np.take(X, index, axis=0, out=xb, mode="clip")   # gather the mini-batch
-                    np.take(Y, index, axis=0, out=yb, mode="clip")
-                    wb = None
-                    if weights is not None and batch_w is not None:
-                        wb = batch_w[:m]
-                        np.take(weights, index, out=wb, mode="clip")
-                    loss = self.train_step(xb, yb, wb)
-                    self._loss_sum += loss * m
-                    self._loss_count += m
+                    start, stop = step * batch_size, min((step + 1) * batch_size, n)
+                    xb = batch_X[: stop - start]
+                    np.take(X, order[start:stop], axis=0, out=xb, mode="clip")  # the mini-batch
+                    yb, wb = outputs.targets(start, stop)
+                    A = self._step(xb, yb, wb)
+                    outputs.store(start, stop, A, last.Z)
                     if hooks.batch_end:
-                        logs = self._running_logs() if wants_batch_logs else None
-                        if logs is not None:
-                            logs["loss"] = loss
+                        logs = None
+                        if wants_batch_logs:
+                            logs = self._running_logs()
+                            logs["loss"] = outputs.batch_loss(start, stop)
                         for callback in hooks.batch_end:
                             callback.on_train_batch_end(step, logs)
                     if self.stop_training or interrupted.requested:
@@ -613,10 +619,8 @@ class Sequential:
         return activation.name if activation is not None else "linear"
 
     def _running_logs(self) -> dict[str, float]:
-        logs = {"loss": self._loss_sum / max(self._loss_count, 1)}
-        for metric in self.metrics:
-            logs[metric.name] = float(metric.result())
-        return logs
+        """The epoch's loss and metrics so far (Keras's running averages)."""
+        return self._epoch_outputs.logs()
 
     def _prepare_validation(self, validation_data: Any):
         if not isinstance(validation_data, tuple | list) or len(validation_data) not in (2, 3):
@@ -667,10 +671,7 @@ class Sequential:
         batch_size = len(X) if batch_size is None else check_int("batch_size", batch_size)
         verbose = _resolve_verbose(verbose)
         start = time.perf_counter()
-        saved_metrics = (self._loss_sum, self._loss_count) if hasattr(self, "_loss_sum") else None
         logs = self._evaluate_arrays(X, Y, weights, batch_size)
-        if saved_metrics is not None:
-            self._loss_sum, self._loss_count = saved_metrics
         if verbose:
             steps = math.ceil(len(X) / batch_size)
             elapsed = time.perf_counter() - start
@@ -815,6 +816,76 @@ class Sequential:
 
     def __repr__(self) -> str:
         return f"<Sequential name={self.name!r} layers={len(self.layers)} built={self.built}>"
+
+
+class _EpochOutputs:
+    """The network's output for every example of the epoch so far, in training order.
+
+    ``fit`` reports Keras's running averages of the loss and the metrics. Rather
+    than computing them with a dozen small NumPy calls after every step, each step
+    only copies its output ``A`` (and ``Z``) here, and the loss ``Σ w·l / m`` and
+    the metrics are computed over all rows not yet counted, in a few large passes,
+    whenever someone asks (the progress bar, the end of the epoch). The numbers
+    are the same: each row's output was computed by the weights of its own step.
+    """
+
+    def __init__(self, model: Sequential, n: int, A_dtype: np.dtype) -> None:
+        self.model = model
+        shape = (n, *cast(tuple[int, ...], model.output_shape))
+        self.A = np.empty(shape, dtype=A_dtype)
+        self.Z = np.empty(shape, dtype=A_dtype) if model._loss_uses_z else None
+        self.penalty = np.zeros(n) if model._has_regularizers else None
+
+    def start_epoch(self, Y: np.ndarray, weights: np.ndarray | None, order: np.ndarray) -> None:
+        """Put the targets (and weights) in this epoch's order: one gather per epoch."""
+        self.Y = np.take(Y, order, axis=0)
+        self.weights = None if weights is None else np.take(weights, order)
+        self.stored = self.counted = 0
+        self.loss_sum = 0.0
+        for metric in self.model.metrics:
+            metric.reset_state()
+
+    def targets(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray | None]:
+        return self.Y[start:stop], None if self.weights is None else self.weights[start:stop]
+
+    def store(self, start: int, stop: int, A: np.ndarray, Z: np.ndarray) -> None:
+        self.A[start:stop] = A
+        if self.Z is not None:
+            self.Z[start:stop] = Z
+        if self.penalty is not None:
+            self.penalty[start:stop] = self.model._step_penalty
+        self.stored = stop
+
+    def _count(self) -> None:
+        """Add the rows stored since the last call to the loss and the metrics."""
+        start, stop = self.counted, self.stored
+        if stop == start:
+            return
+        Y, A = self.Y[start:stop], self.A[start:stop]
+        Z = None if self.Z is None else self.Z[start:stop]
+        w = None if self.weights is None else self.weights[start:stop]
+        self.loss_sum += self.model._loss_sum(Y, A, Z, w)
+        if self.penalty is not None:
+            self.loss_sum += float(self.penalty[start:stop].sum())
+        for metric in self.model.metrics:
+            metric.update_state(Y, A, w)
+        self.counted = stop
+
+    def batch_loss(self, start: int, stop: int) -> float:
+        """The loss of the batch in rows ``start:stop`` alone (for per-batch callbacks)."""
+        self._count()
+        Y, A = self.Y[start:stop], self.A[start:stop]
+        Z = None if self.Z is None else self.Z[start:stop]
+        w = None if self.weights is None else self.weights[start:stop]
+        penalty = 0.0 if self.penalty is None else float(self.penalty[start])
+        return self.model._loss_sum(Y, A, Z, w) / (stop - start) + penalty
+
+    def logs(self) -> dict[str, float]:
+        self._count()
+        logs = {"loss": self.loss_sum / max(self.counted, 1)}
+        for metric in self.model.metrics:
+            logs[metric.name] = float(metric.result())
+        return logs
 
 
 def load_model(filepath: Any, compile: bool = True) -> Sequential:
