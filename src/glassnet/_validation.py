@@ -7,6 +7,7 @@ user never has to read a NumPy traceback to find out what went wrong.
 from __future__ import annotations
 
 import difflib
+import math
 import numbers
 from collections.abc import Iterable
 from typing import Any
@@ -171,6 +172,10 @@ def check_array(
 
 def _check_finite(name: str, array: np.ndarray, original: np.ndarray) -> None:
     """Raise if ``array`` holds NaN or infinity, saying where and why."""
+    # One pass and no temporary array in the usual case: a finite sum (in float64, which
+    # cannot overflow for float32 data) means every element is finite.
+    if math.isfinite(float(array.sum(dtype=np.float64))):
+        return
     finite = np.isfinite(array)
     if finite.all():
         return

@@ -105,7 +105,7 @@ class Dense(Layer):
         if (A_prev.shape[0], A_prev.dtype) != self._work_key:
             self._use_workspace(A_prev.shape[0], A_prev.dtype)
         self.A_prev = A_prev
-        self.Z = np.matmul(A_prev, self.W, out=self._Z)          # Z = A_prev · W
+        self.Z = np.dot(A_prev, self.W, out=self._Z)             # Z = A_prev · W
         if self.use_bias:
             self.Z += self.b                                      #   + b
         if self._linear:
@@ -124,15 +124,15 @@ class Dense(Layer):
             if dA is None:
                 raise TypeError(f"{self.name}.backward() needs dA (or dZ for a fused output layer)")
             dZ = self.activation.backward(dA, self.Z, self.A, out=dA)   # dZ = dA * g'(Z)
-        np.matmul(self.A_prev.T, dZ, out=self.dW)                      # dW = A_prevᵀ · dZ
+        np.dot(self.A_prev.T, dZ, out=self.dW)                         # dW = A_prevᵀ · dZ
         self.dW *= self._one_over_m                                     #      / m
         if self.use_bias:
-            np.matmul(self._mean_row, dZ, out=self.db)                  # db = Σ dZ / m
+            np.dot(self._mean_row, dZ, out=self.db)                     # db = Σ dZ / m
         if self._regularized:
             self._add_regularization_gradients()
         if not self.needs_input_gradient:
             return None
-        return np.matmul(dZ, self.W.T, out=self._dA_prev)              # dA_prev = dZ · Wᵀ
+        return np.dot(dZ, self.W.T, out=self._dA_prev)                 # dA_prev = dZ · Wᵀ
 
     def _add_regularization_gradients(self) -> None:
         if self.kernel_regularizer is not None:
