@@ -132,3 +132,12 @@ def test_reduce_lr_on_plateau():
 def test_lambda_callback_rejects_unknown_hooks():
     with pytest.raises(ValueError, match="on_epoch_end"):
         LambdaCallback(on_epoch_ends=lambda epoch, logs: None)
+
+
+def test_lambda_callback_batch_hooks_are_called():
+    model, X, y = regression()
+    seen = []
+    hook = LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append((batch, logs["loss"])))
+    model.fit(X, y, epochs=1, batch_size=16, callbacks=[hook], verbose=0)
+    assert [batch for batch, _ in seen] == [0, 1, 2, 3]
+    assert all(loss > 0 for _, loss in seen)

@@ -83,7 +83,7 @@ def test_dense_page_shows_the_docstring_equations_and_the_source(site):
     page = _html(site_dir, "api/layers")
     assert 'id="glassnet.layers.Dense.backward"' in page
     # show_source: the code of Dense.backward is on the page, next to its equations.
-    assert "np.matmul(self.A_prev.T, dZ, out=self.dW)" in text
+    assert "np.dot(self.A_prev.T, dZ, out=self.dW)" in text
 
 
 def test_mathematics_page_has_the_equations_and_links_into_the_code(site):

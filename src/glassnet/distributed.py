@@ -45,6 +45,8 @@ The pieces:
   when training begins, averages the epoch logs over the ranks (so ``History``
   and the progress line show global values), lets only rank 0 print and save
   checkpoints, and makes all ranks stop at the same step when one wants to stop.
+  For a hand-written loop of ``train_on_batch``, call
+  :meth:`DataParallel.broadcast_model` once before it instead.
 
 Run without ``mpirun``, the same script is one process (``dp.size == 1``) and
 every collective call is skipped.
@@ -68,6 +70,7 @@ from glassnet.callbacks import Callback
 
 __all__ = [
     "AgreeToStop",
+    "AgreeToStopEachBatch",
     "AverageMetrics",
     "BroadcastWeights",
     "DataParallel",
@@ -161,7 +164,15 @@ class DistributedOptimizer(optimizers.Optimizer):
     _data_parallel: DataParallel
     _wrapped_class: type[optimizers.Optimizer]
 
+    _weights_broadcast = False   # set by DataParallel.broadcast_model
+
     def apply(self, params: np.ndarray, grads: np.ndarray) -> None:
+        if not self._weights_broadcast and self._data_parallel.size > 1:
+            raise RuntimeError(
+                "The ranks' weights were never made equal, so averaging their gradients "
+                "would not keep them equal: pass callbacks=dp.callbacks([...]) to fit, or call "
+                "dp.broadcast_model(model) before training with train_on_batch"
+            )
         self._data_parallel.average_gradients(grads)
         super().apply(params, grads)
 
@@ -196,6 +207,8 @@ class DataParallel:
         The number of processes ``P``.
     is_chief : bool
         ``rank == 0``: the rank that prints and writes checkpoints.
+    MPI : module
+        ``mpi4py.MPI``.
     communication_seconds : float
         Time spent averaging gradients so far (waiting for slower ranks included).
     gradient_allreduces : int
@@ -268,6 +281,41 @@ class DataParallel:
         self.comm.Allreduce(self.MPI.IN_PLACE, high, op=self.MPI.MAX)
         return int(low[0]), int(high[0])
 
+    def broadcast_model(self, model: Any, root: int = 0) -> None:
+        """Make every rank's model equal to rank ``root``'s: parameters and optimizer state.
+
+        :class:`BroadcastWeights` calls this when ``fit`` begins; call it yourself
+        before a loop of ``model.train_on_batch``. Also sets ``model._is_chief``
+        (only rank 0 prints and writes checkpoints).
+        """
+        model._is_chief = self.is_chief
+        model._require_built("broadcast its weights")
+        fewest, most = self._min_max(model.parameters.size)
+        if fewest != most:
+            raise ValueError(
+                f"The ranks' models have between {fewest} and {most} parameters: every rank "
+                "must build the same model"
+            )
+        self.broadcast_in_place(model.parameters, root)
+        optimizer = model.optimizer
+        if optimizer is None:
+            return
+        if self.size > 1 and not isinstance(optimizer, DistributedOptimizer):
+            raise ValueError(
+                f"model.optimizer is a plain {type(optimizer).__name__}: the ranks would each "
+                "follow their own gradients. Compile with optimizer=dp.optimizer(...)"
+            )
+        if not optimizer.built:
+            optimizer.build(model._trainable_buffer(), model.segments)
+        state = optimizer.get_state()
+        for name in sorted(state):
+            shape = np.shape(state[name])
+            flat = np.ascontiguousarray(state[name]).reshape(-1)   # 0-d arrays become 1-d
+            state[name] = self.broadcast_in_place(flat, root).reshape(shape)
+        optimizer.set_state(state)
+        if isinstance(optimizer, DistributedOptimizer):
+            optimizer._weights_broadcast = True
+
     # ---------------------------------------------------------------- building blocks
     def optimizer(self, optimizer: Any = "adam") -> optimizers.Optimizer:
         """Wrap an optimizer so that every step averages the gradients over the ranks.
@@ -294,7 +342,7 @@ class DataParallel:
         distributed_class = type(
             f"Distributed{wrapped_class.__name__}", (DistributedOptimizer, wrapped_class), {}
         )
-        distributed = object.__new__(distributed_class)
+        distributed: DistributedOptimizer = object.__new__(distributed_class)
         distributed.__dict__.update(vars(base))
         distributed._data_parallel = self
         distributed._wrapped_class = wrapped_class
@@ -402,7 +450,8 @@ class BroadcastWeights(Callback):
     every rank set the same seed); after this broadcast they are identical, and
     since every step applies the same averaged gradient they stay identical.
     The optimizer state (step count, Adam's moments, ...) is broadcast too, so
-    a model resumed from a checkpoint on rank 0 only resumes on every rank.
+    a checkpoint loaded on rank 0 only is resumed by every rank (given the same
+    ``initial_epoch`` everywhere).
     It also sets ``model._is_chief``: only rank 0 prints progress and messages,
     and only rank 0 writes ``ModelCheckpoint`` files.
     """
@@ -413,21 +462,7 @@ class BroadcastWeights(Callback):
         self.root = root
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        dp, model = self.data_parallel, self.model
-        model._is_chief = dp.is_chief
-        fewest, most = dp._min_max(model.parameters.size)
-        if fewest != most:
-            raise ValueError(
-                f"The ranks' models have between {fewest} and {most} parameters: every rank "
-                "must build the same model"
-            )
-        dp.broadcast_in_place(model.parameters, self.root)
-        optimizer = model.optimizer
-        state = optimizer.get_state()
-        for name in sorted(state):
-            value = np.ascontiguousarray(state[name])
-            state[name] = dp.broadcast_in_place(value.reshape(-1), self.root).reshape(value.shape)
-        optimizer.set_state(state)
+        self.data_parallel.broadcast_model(self.model, self.root)
 
 
 class AverageMetrics(Callback):

@@ -1,6 +1,6 @@
 """Rank script for tests/test_distributed.py: several small data-parallel trainings.
 
-Run as ``mpirun -np 2 python -m mpi4py tests/mpi/train.py OUT_DIR``. Each scenario
+Run as ``mpirun -np 2 python -m mpi4py tests/mpi/dp_train.py OUT_DIR``. Each scenario
 writes, per rank, the final parameter buffer, the shuffle generator's state
 before ``fit`` and the history; rank 0 also writes the weights every rank
 starts from (its own, which BroadcastWeights sends to the others). The test
@@ -19,7 +19,7 @@ from glassnet import config
 from glassnet.callbacks import Callback
 from glassnet.distributed import DataParallel
 from glassnet.layers import Dense
-from glassnet.models import Sequential
+from glassnet.models import Sequential, load_model
 from glassnet.optimizers import SGD, Adam
 from glassnet.utils import set_random_seed
 
@@ -94,6 +94,56 @@ def train(dp: DataParallel, out: Path, name: str, optimizer: str, floatx: str, s
     (out / f"{name}_rank{dp.rank}.json").write_text(json.dumps(record))
 
 
+def train_on_batches(dp: DataParallel, out: Path) -> None:
+    """A hand-written loop of train_on_batch, with the checks that guard it."""
+    X, y = make_data()
+    X_shard, y_shard = dp.shard(X, y, layout="contiguous")
+    model = make_model(seed=100 + dp.rank)
+    model.compile(optimizer=make_optimizer("sgd"), loss="sparse_categorical_crossentropy")
+    errors = {}
+    try:    # a plain optimizer would let the ranks drift apart
+        model.fit(X_shard, y_shard, epochs=1, verbose=0, callbacks=dp.callbacks())
+    except ValueError as error:
+        errors["plain_optimizer"] = str(error)
+    model.compile(optimizer=dp.optimizer(make_optimizer("sgd")),
+                  loss="sparse_categorical_crossentropy")
+    try:    # weights never broadcast
+        model.train_on_batch(X_shard[:BATCH_SIZE], y_shard[:BATCH_SIZE])
+    except RuntimeError as error:
+        errors["not_broadcast"] = str(error)
+    dp.broadcast_model(model)
+    for start in range(0, len(X_shard), BATCH_SIZE):
+        model.train_on_batch(X_shard[start:start + BATCH_SIZE], y_shard[start:start + BATCH_SIZE])
+    np.save(out / f"manual_rank{dp.rank}_final.npy", model.parameters)
+    (out / f"manual_rank{dp.rank}.json").write_text(json.dumps(errors))
+
+
+def resume_on_rank_zero(dp: DataParallel, out: Path) -> None:
+    """Rank 0 alone loads a checkpoint (weights and Adam state); every rank resumes from it."""
+    X, y = make_data()
+    path = out / "checkpoint.glassnet"
+    if dp.is_chief:   # a single-process run that saved a checkpoint
+        model = make_model(seed=7)
+        model.compile(optimizer=make_optimizer("adam"), loss="sparse_categorical_crossentropy")
+        model.fit(X, y, batch_size=2 * BATCH_SIZE, epochs=2, verbose=0)
+        model.save(path)
+        model = load_model(path)
+        model.compile(optimizer=dp.optimizer(model.optimizer),
+                      loss="sparse_categorical_crossentropy")
+    else:             # a fresh model, fresh optimizer
+        model = make_model(seed=100 + dp.rank)
+        model.compile(optimizer=dp.optimizer(make_optimizer("adam")),
+                      loss="sparse_categorical_crossentropy")
+    X_shard, y_shard = dp.shard(X, y)
+    model.fit(X_shard, y_shard, batch_size=BATCH_SIZE, epochs=1, verbose=0,
+              callbacks=dp.callbacks())
+    np.save(out / f"resume_rank{dp.rank}_final.npy", model.parameters)
+    state = model.optimizer.get_state()
+    np.save(out / f"resume_rank{dp.rank}_velocities.npy", state["velocities"])
+    (out / f"resume_rank{dp.rank}.json").write_text(
+        json.dumps({"iterations": model.optimizer.iterations}))
+
+
 def main() -> None:
     out = Path(sys.argv[1])
     dp = DataParallel()
@@ -103,6 +153,8 @@ def main() -> None:
                 name = f"{optimizer}-{floatx}-{'shuffle' if shuffle else 'ordered'}"
                 train(dp, out, name, optimizer, floatx, shuffle)
     train(dp, out, "stop", "adam", "float32", shuffle=True, stop=True, verbose=2)
+    train_on_batches(dp, out)
+    resume_on_rank_zero(dp, out)
     config.set_floatx("float32")
 
 
