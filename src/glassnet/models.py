@@ -300,6 +300,8 @@ class Sequential:
         """Forward propagation: ``A⁰ = X``; ``Aˡ = layerˡ(Aˡ⁻¹)``. Returns the last ``A``."""
         if not self.built:
             self._require_built("run forward")
+        if X.dtype != self.parameters.dtype:  # e.g. float32 data into a float64 model
+            X = X.astype(self.parameters.dtype)
         A = X
         for layer in self.layers:
             A = layer.forward(A, training=training)
@@ -374,7 +376,8 @@ class Sequential:
 
     # ------------------------------------------------------------------ data checks
     def _check_x(self, x: Any, name: str = "x") -> np.ndarray:
-        X = check_array(name, x, ndim=None, dtype=config.float_dtype())
+        dtype = self.parameters.dtype if self.built else config.float_dtype()
+        X = check_array(name, x, ndim=None, dtype=dtype)
         if X.ndim < 2:
             raise ValueError(
                 f"{name} must have one row per example: shape (n_samples, n_features), got a "
@@ -388,7 +391,7 @@ class Sequential:
                 else f"examples of shape {self.input_shape}"
             )
             raise ValueError(f"{name} has {given} (shape {X.shape}), but the model expects {expected}")
-        return np.ascontiguousarray(X, dtype=config.float_dtype())
+        return np.ascontiguousarray(X, dtype=dtype)
 
     def _check_sample_weight(self, sample_weight: Any, n: int) -> np.ndarray | None:
         if sample_weight is None:
