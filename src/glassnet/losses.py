@@ -82,6 +82,16 @@ def _empty_like(y_pred: np.ndarray, out: np.ndarray | None) -> np.ndarray:
     return np.empty_like(y_pred) if out is None else out
 
 
+def mean_over_outputs(values: np.ndarray) -> np.ndarray:
+    """``values.mean(axis=1)``: the per-sample average over the ``k`` outputs, shape ``(m,)``.
+
+    With one output (the usual case) it is just the column, with no reduction.
+    """
+    if values.shape[1] == 1:
+        return values[:, 0]
+    return np.add.reduce(values, axis=1) / values.shape[1]
+
+
 def sample_weight_vector(sample_weight: Any, m: int) -> np.ndarray | None:
     """Check ``sample_weight`` and return it as shape ``(m,)`` (``None`` stays ``None``)."""
     if sample_weight is None:
@@ -229,7 +239,7 @@ class MeanSquaredError(Loss):
 
     def per_sample(self, y_true: Any, y_pred: Any, z: Any = None) -> np.ndarray:
         y_true, y_pred = _as_rows(y_true, y_pred)
-        return np.square(y_pred - y_true).mean(axis=1)
+        return mean_over_outputs(np.square(y_pred - y_true))
 
     def gradient(self, y_true: Any, y_pred: Any, out: np.ndarray | None = None) -> np.ndarray:
         y_true, y_pred = _as_rows(y_true, y_pred)
@@ -250,7 +260,7 @@ class MeanAbsoluteError(Loss):
 
     def per_sample(self, y_true: Any, y_pred: Any, z: Any = None) -> np.ndarray:
         y_true, y_pred = _as_rows(y_true, y_pred)
-        return np.abs(y_pred - y_true).mean(axis=1)
+        return mean_over_outputs(np.abs(y_pred - y_true))
 
     def gradient(self, y_true: Any, y_pred: Any, out: np.ndarray | None = None) -> np.ndarray:
         y_true, y_pred = _as_rows(y_true, y_pred)
@@ -292,7 +302,7 @@ class Huber(Loss):
         abs_error = np.abs(error)
         quadratic = 0.5 * np.square(error)
         linear = self.delta * abs_error - 0.5 * self.delta**2
-        return np.where(abs_error <= self.delta, quadratic, linear).mean(axis=1)
+        return mean_over_outputs(np.where(abs_error <= self.delta, quadratic, linear))
 
     def gradient(self, y_true: Any, y_pred: Any, out: np.ndarray | None = None) -> np.ndarray:
         y_true, y_pred = _as_rows(y_true, y_pred)
@@ -322,7 +332,7 @@ class LogCosh(Loss):
         error = y_pred - y_true
         # softplus(t) = log(1 + e^t) = max(t, 0) + log1p(e^{-|t|}), with t = -2e
         softplus = np.maximum(-2.0 * error, 0.0) + np.log1p(np.exp(-2.0 * np.abs(error)))
-        return (error + softplus - math.log(2.0)).mean(axis=1)
+        return mean_over_outputs(error + softplus - math.log(2.0))
 
     def gradient(self, y_true: Any, y_pred: Any, out: np.ndarray | None = None) -> np.ndarray:
         y_true, y_pred = _as_rows(y_true, y_pred)
@@ -366,7 +376,7 @@ class Hinge(Loss):
     def per_sample(self, y_true: Any, y_pred: Any, z: Any = None) -> np.ndarray:
         y_true, y_pred = _as_rows(y_true, y_pred)
         margin = 1.0 - self._signed(y_true) * y_pred
-        return np.maximum(margin, 0.0).mean(axis=1)
+        return mean_over_outputs(np.maximum(margin, 0.0))
 
     def gradient(self, y_true: Any, y_pred: Any, out: np.ndarray | None = None) -> np.ndarray:
         y_true, y_pred = _as_rows(y_true, y_pred)
@@ -420,7 +430,7 @@ class BinaryCrossentropy(Loss):
     @staticmethod
     def _from_logits(y_true: np.ndarray, z: np.ndarray) -> np.ndarray:
         # -[y log σ(z) + (1-y) log(1-σ(z))] = max(z, 0) - z y + log(1 + e^{-|z|})
-        return (np.maximum(z, 0.0) - z * y_true + np.log1p(np.exp(-np.abs(z)))).mean(axis=1)
+        return mean_over_outputs(np.maximum(z, 0.0) - z * y_true + np.log1p(np.exp(-np.abs(z))))
 
     def per_sample(self, y_true: Any, y_pred: Any, z: Any = None) -> np.ndarray:
         y_true, y_pred = _as_rows(y_true, y_pred)
@@ -429,7 +439,7 @@ class BinaryCrossentropy(Loss):
         if z is not None:
             return self._from_logits(y_true, _as_rows(y_true, z)[1])
         a = np.clip(y_pred, EPSILON, 1.0 - EPSILON)
-        return -(y_true * np.log(a) + (1.0 - y_true) * np.log1p(-a)).mean(axis=1)
+        return mean_over_outputs(-(y_true * np.log(a) + (1.0 - y_true) * np.log1p(-a)))
 
     def gradient(self, y_true: Any, y_pred: Any, out: np.ndarray | None = None) -> np.ndarray:
         y_true, y_pred = _as_rows(y_true, y_pred)

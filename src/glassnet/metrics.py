@@ -28,7 +28,7 @@ import numpy as np
 
 from glassnet import losses
 from glassnet._validation import check_choice, check_float, check_int
-from glassnet.losses import _as_rows, _sigmoid, sample_weight_vector
+from glassnet.losses import _as_rows, _sigmoid, mean_over_outputs, sample_weight_vector
 
 
 # --------------------------------------------------------------------------- per-sample values
@@ -40,7 +40,7 @@ def binary_accuracy(y_true: Any, y_pred: Any, threshold: float = 0.5) -> np.ndar
     raw scores it also reads ``{-1, 1}`` labels (hinge loss) correctly.
     """
     y_true, y_pred = _as_rows(y_true, y_pred)
-    return (np.greater(y_pred, threshold) == np.greater(y_true, 0.5)).mean(axis=1)
+    return mean_over_outputs(np.greater(y_pred, threshold) == np.greater(y_true, 0.5))
 
 
 def categorical_accuracy(y_true: Any, y_pred: Any) -> np.ndarray:

@@ -202,7 +202,7 @@ class Sequential:
             self.optimizer.build(self._trainable_buffer(), self.segments)
 
     def _n_outputs(self) -> int:
-        return int(np.prod(cast(tuple[int, ...], self.output_shape)))
+        return math.prod(cast(tuple[int, ...], self.output_shape))
 
     def _compiled(self, part: _T | None) -> _T:
         """``self.loss`` or ``self.optimizer``, which exist once the model is compiled."""
