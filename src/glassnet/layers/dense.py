@@ -77,7 +77,7 @@ class Dense(Layer):
         )
         self._linear = self.activation.name == "linear"
         self._workspace = Workspace()
-        self._work_key: tuple[int, np.dtype] | None = None
+        self._work_m = -1  # the batch size the work arrays are for
 
     def build(self, input_shape: tuple[int, ...]) -> None:
         if len(input_shape) != 1:
@@ -99,11 +99,11 @@ class Dense(Layer):
         if self.use_bias:
             self.b, self.db = params["bias"], grads["bias"]
         self._workspace.clear()
-        self._work_key = None
+        self._work_m = -1
 
     def forward(self, A_prev: np.ndarray, training: bool = False) -> np.ndarray:
-        if (A_prev.shape[0], A_prev.dtype) != self._work_key:
-            self._use_workspace(A_prev.shape[0], A_prev.dtype)
+        if A_prev.shape[0] != self._work_m:
+            self._use_workspace(A_prev.shape[0], self.W.dtype)
         self.A_prev = A_prev
         self.Z = np.dot(A_prev, self.W, out=self._Z)             # Z = A_prev · W
         if self.use_bias:
@@ -152,7 +152,7 @@ class Dense(Layer):
             work["mean_row"] = np.full(m, 1.0 / m, dtype=dtype)
         self._Z, self._A, self._dA_prev = work["Z"], work["A"], work["dA_prev"]
         self._mean_row, self._one_over_m = work["mean_row"], 1.0 / m
-        self._work_key = (m, dtype)
+        self._work_m = m
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
