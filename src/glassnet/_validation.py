@@ -172,9 +172,11 @@ def check_array(
 
 def _check_finite(name: str, array: np.ndarray, original: np.ndarray) -> None:
     """Raise if ``array`` holds NaN or infinity, saying where and why."""
-    # One pass and no temporary array in the usual case: a finite sum (in float64, which
-    # cannot overflow for float32 data) means every element is finite.
-    if math.isfinite(float(array.sum(dtype=np.float64))):
+    # One pass and no temporary array in the usual case: a finite sum means every element
+    # is finite (NaN and inf propagate). A sum that overflows only sends us to the full check.
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = array.sum()
+    if math.isfinite(float(total)):
         return
     finite = np.isfinite(array)
     if finite.all():
