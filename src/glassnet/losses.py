@@ -683,9 +683,11 @@ class SparseCategoricalCrossentropy(Loss):
                 out = a.copy()
             elif out is not a:
                 np.copyto(out, a)
-            # subtract 1 at [i, y_i]: one flat index per row (cheaper than out[rows, ids])
-            k = out.shape[1]
-            out.reshape(-1)[np.arange(0, len(ids) * k, k) + ids] -= 1.0
+            if out.flags.c_contiguous:  # subtract 1 at [i, y_i] through one flat index per row
+                k = out.shape[1]
+                out.reshape(-1)[np.arange(0, len(ids) * k, k) + ids] -= 1.0
+            else:
+                out[np.arange(len(ids)), ids] -= 1.0
             return out
         return super().output_gradient(y_true, a, z, activation_name, out=out)
 
