@@ -166,7 +166,7 @@ class Target:
 
     def describe(self) -> str:
         sign = ">=" if self.higher_is_better else "<="
-        shown = "n/a" if self.value is None else f"{self.value:.3g}{self.unit}"
+        shown = "n/a" if self.value is None else format_value(self.value, self.unit)
         return f"{self.status:4}  [{self.workload}] {self.name}: {shown} (target {sign} " \
                f"{self.threshold:g}{self.unit})"
 
@@ -183,15 +183,28 @@ class Target:
 
 
 # ------------------------------------------------------------------ the machine
-def _cpu_model() -> str:
+def _cpu_details() -> dict[str, Any]:
+    """Model name, family/model numbers and vector extensions from /proc/cpuinfo (Linux).
+
+    The numbers tell CPU generations apart where the name does not (a VM often shows
+    just "AMD EPYC"): AMD family 25 is Zen 3 / Zen 4 (Zen 4 executes AVX-512 on
+    256-bit units), family 26 is Zen 5 (full-width AVX-512).
+    """
+    details: dict[str, Any] = {"cpu": platform.processor() or platform.machine()}
+    fields = {"model name": "cpu", "cpu family": "cpu_family", "model": "cpu_model_number"}
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+            first_processor = handle.read().split("\n\n")[0]
     except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        return details
+    for line in first_processor.splitlines():
+        key, _, value = (part.strip() for part in line.partition(":"))
+        if key in fields:
+            details[fields[key]] = value
+        elif key == "flags":
+            wanted = ("avx", "avx2", "fma", "avx512f")
+            details["vector_extensions"] = [flag for flag in wanted if flag in value.split()]
+    return details
 
 
 def blas_info() -> list[dict[str, Any]]:
@@ -242,7 +255,7 @@ def machine_info() -> dict[str, Any]:
     infos = blas_info()
     blas = numpy_blas(infos)
     info: dict[str, Any] = {
-        "cpu": _cpu_model(),
+        **_cpu_details(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "numpy": np.__version__,
@@ -266,13 +279,19 @@ def machine_info() -> dict[str, Any]:
         info["torch_blas"] = "MKL" if torch.backends.mkl.is_available() else "other"
     except ImportError:
         info["torch"] = None
-    try:
-        import sklearn
-
-        info["sklearn"] = sklearn.__version__
-    except ImportError:
-        info["sklearn"] = None
+    info["sklearn"] = _installed_version("scikit-learn")
+    info["keras"] = _installed_version("keras")
     return info
+
+
+def _installed_version(distribution: str) -> str | None:
+    """The installed version of a package, without importing it (scikit-learn is slow to import)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return None
 
 
 def machine_line(info: dict[str, Any]) -> str:
@@ -281,7 +300,9 @@ def machine_line(info: dict[str, Any]) -> str:
     coretype = info.get("OPENBLAS_CORETYPE")
     load = info.get("load_average")
     parts = [
-        f"{info['cpu']}, {info['cores']} cores",
+        f"{info['cpu']} (family {info.get('cpu_family', '?')} model "
+        f"{info.get('cpu_model_number', '?')}, {'/'.join(info.get('vector_extensions', []))}), "
+        f"{info['cores']} cores",
         f"Python {info['python']}",
         f"NumPy {info['numpy']} ({blas.get('internal_api', '?')} {blas.get('version', '?')}, "
         f"kernels {blas.get('architecture', '?')}, {blas.get('num_threads', '?')} threads)",
@@ -291,6 +312,7 @@ def machine_line(info: dict[str, Any]) -> str:
         parts.append(f"PyTorch {info['torch']} ({info['torch_threads']} threads)")
     if info.get("sklearn"):
         parts.append(f"scikit-learn {info['sklearn']}")
+    parts.append(f"Keras {info['keras']}" if info.get("keras") else "Keras not installed")
     if load:
         parts.append("load average " + " ".join(f"{x:.2f}" for x in load))
     return "; ".join(parts)
@@ -330,11 +352,16 @@ def matmul_peak(n: int = 2048, repeats: int = 7) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ output
+def format_value(value: float, unit: str) -> str:
+    """A target's value: ratios with two decimals (``1.10x``), others with 3 digits."""
+    return f"{value:.2f}{unit}" if unit == "x" else f"{value:.3g}{unit}"
+
+
 def format_seconds(seconds: float) -> str:
     """``1.23 s``, ``45.6 ms`` or ``7.8 µs``."""
-    if seconds >= 1.0:
+    if seconds >= 0.9995:
         return f"{seconds:.3g} s"
-    if seconds >= 1e-3:
+    if seconds >= 0.9995e-3:
         return f"{seconds * 1e3:.3g} ms"
     return f"{seconds * 1e6:.3g} µs"
 

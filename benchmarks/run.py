@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/run.py [--quick] [--only A,B,...] [--repeats 7] [--json out.json]
                              [--mnist PATH] [--threads N]
+    python benchmarks/run.py --report benchmarks/results/run-....json   # tables again
 
 Workloads (see benchmarks/README.md)::
 
@@ -21,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -61,6 +64,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="directory with the MNIST IDX files for D (default ../shared/data/mnist)")
     parser.add_argument("--threads", type=int, default=None,
                         help="BLAS threads for NumPy (and PyTorch); default: leave NumPy's as found")
+    parser.add_argument("--report", type=Path, default=None, metavar="RESULTS.json",
+                        help="print the tables of an earlier run's JSON file; runs nothing")
     args = parser.parse_args(argv)
     args.only = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = [name for name in args.only if name not in WORKLOADS]
@@ -96,16 +101,47 @@ def print_workload(name: str, result: dict[str, Any]) -> None:
 
 def _shown(target: dict[str, Any]) -> str:
     sign = ">=" if target["higher_is_better"] else "<="
-    value = "n/a" if target["value"] is None else f"{target['value']:.3g}{target['unit']}"
+    value = "n/a" if target["value"] is None else _harness.format_value(target["value"],
+                                                                         target["unit"])
     return f"{value} (target {sign} {target['threshold']:g}{target['unit']})"
+
+
+def print_report(report: dict[str, Any]) -> None:
+    """The tables of a finished run (``--report``)."""
+    print(f"Machine: {report['machine_line']}")
+    peak = report["peak"]
+    print(f"float32 GEMM peak: NumPy {peak['numpy_gflops']:.0f} GFLOP/s"
+          + (f", at the end {peak['at_end']['numpy_gflops']:.0f}" if "at_end" in peak else ""))
+    load = report["machine"].get("load_average_end") or []
+    print(f"Run {report['started']}, {report['repeats']} rounds"
+          + (" (--quick)" if report["quick"] else "") + f", {report['elapsed_s']:.0f} s; load "
+          f"average at the end {' '.join(f'{x:.2f}' for x in load)}")
+    for name, result in report["workloads"].items():
+        print_workload(name, result)
+    print("\n### Targets\n")
+    for target in report["targets"]:
+        print(f"- {target['status']} [{target['workload']}] {target['name']}: {_shown(target)}")
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
+    if args.report is not None:
+        report = json.loads(args.report.read_text(encoding="utf-8"))
+        print_report(report)
+        return report
     started = time.time()
     threads = _harness.set_threads(args.threads)
     machine = _harness.machine_info()
     print(f"Machine: {_harness.machine_line(machine)}")
+    load = machine.get("load_average")
+    if load and load[0] > (machine.get("cores") or 1) * 0.75:
+        warning = (f"warning: the machine is busy (load average {load[0]:.1f} on "
+                   f"{machine.get('cores')} cores): times will be inflated and noisy")
+        if threads > 1:
+            warning += ("; multi-threaded BLAS is hit hardest (threads wait for each other), "
+                        "consider --threads 1")
+        print(warning)
+        machine["warning"] = warning
     _harness.log("measuring the float32 matmul peak ...")
     peak = _harness.matmul_peak(n=512 if args.quick else 2048, repeats=3 if args.quick else 7)
     torch_peak = peak.get("torch_gflops")
@@ -122,7 +158,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         targets += result["targets"]
         print_workload(name, result)
         sys.stdout.flush()
-    machine["load_average_end"] = _harness.machine_info()["load_average"]
+    machine["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    if not args.quick:
+        # The peak again at the end: on a busy machine the first measurement can be low,
+        # and the higher of the two is the better estimate of what the BLAS can do.
+        _harness.log("measuring the float32 matmul peak again ...")
+        peak["at_end"] = _harness.matmul_peak(n=2048, repeats=7)
+        print(f"\nfloat32 GEMM peak again at the end: NumPy "
+              f"{peak['at_end']['numpy_gflops']:.0f} GFLOP/s (fractions of peak above use the "
+              f"first, {peak['numpy_gflops']:.0f})")
     report = {
         "suite": "glassnet speed",
         "format": 1,

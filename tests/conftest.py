@@ -3,14 +3,14 @@ import os
 import pytest
 from hypothesis import settings
 
+from glassnet import config
+from glassnet.utils import set_random_seed
+
 # Property-based tests explore random inputs on a developer's machine; in CI they replay a
 # fixed, derandomised set so that a green run stays green, and no deadline on a shared box.
 settings.register_profile("ci", derandomize=True, deadline=None)
 settings.register_profile("dev", deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
-
-from glassnet import config
-from glassnet.utils import set_random_seed
 
 
 @pytest.fixture(autouse=True)

@@ -96,7 +96,7 @@ def train_step_cases(X, y, settings: common.Settings, has_torch: bool) -> list[A
             model = _glassnet(optimizer)
             model.fit(xb, y[:batch_size], batch_size=batch_size, epochs=1, verbose=0)
             yb = model.loss.prepare_targets(y[:batch_size], 1)
-            runners: dict[str, Any] = {"glassnet": lambda m=model, yb=yb: m.train_step(xb, yb)}
+            runners: dict[str, Any] = {"glassnet": lambda m=model, xb=xb, yb=yb: m.train_step(xb, yb)}
             if has_torch:
                 trainer = _torch_trainer(xb, y[:batch_size], batch_size, optimizer)
                 runners["torch"] = lambda t=trainer: t.step(t.X, t.y)

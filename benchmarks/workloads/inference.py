@@ -74,7 +74,8 @@ def run(settings: common.Settings) -> dict[str, Any]:
     row = common.circles(10, seed=2)[0][:1].copy()
     number = 500 if settings.quick else 5000
     for method in ("predict", "predict_on_batch"):
-        runners = {"glassnet": lambda f=getattr(model, method): f(row)}
+        call = getattr(model, method)
+        runners = {"glassnet": lambda call=call: call(row)}
         if torch_predict is not None:
             runners["torch no_grad"] = lambda: torch_predict(row)
         name = f"one row, circles, model.{method}"

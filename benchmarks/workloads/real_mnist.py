@@ -80,7 +80,7 @@ def run(settings: common.Settings) -> dict[str, Any]:
     rounds = max(3, settings.repeats if not settings.quick else 2)
     seconds: dict[str, list[float]] = {who: [] for who in trainers}
     accuracy: dict[str, list[float]] = {who: [] for who in trainers}
-    log(f"D: {len(X_train)} train / {len(X_test)} test digits from {path}, {epochs} epochs, "
+    log(f"D: {len(X_train)} train / {len(X_test)} test digits from {path}, {epochs} epoch(s), "
         f"{rounds} seeds")
     names = list(trainers)
     for round_index in range(rounds):
@@ -89,7 +89,7 @@ def run(settings: common.Settings) -> dict[str, Any]:
             accuracy[who].append(trainers[who](X_train, y_train, X_test, y_test, epochs,
                                                round_index))
             seconds[who].append(time.perf_counter() - start)
-    case = Case(f"train {epochs} epochs + predict", "s/run", seconds)
+    case = Case(f"train {epochs} epoch{'s' if epochs != 1 else ''} + predict", "s/run", seconds)
     case.extra["accuracy"] = {who: summary(values) for who, values in accuracy.items()}
     case.extra["notes"] = {
         who: f"accuracy {np.median(v):.4f} ({min(v):.4f}..{max(v):.4f})"
