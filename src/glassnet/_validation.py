@@ -162,9 +162,9 @@ def check_array(
     if not allow_empty and (array.shape[0] == 0 or array.size == 0):
         raise ValueError(f"{name} must not be empty, got shape {array.shape}")
     original = array
-    if dtype is not None:
+    if dtype is not None and array.dtype != dtype:
         with np.errstate(over="ignore", invalid="ignore"):  # reported below, with the reason
-            array = array.astype(dtype, copy=False)
+            array = array.astype(dtype)
     if finite and array.dtype.kind == "f":
         _check_finite(name, array, original)
     return array

@@ -58,7 +58,9 @@ def _buffer(z: np.ndarray, out: np.ndarray | None) -> np.ndarray:
     """The array ``forward`` writes into: ``out`` (which must not overlap ``z``) or a new one."""
     if out is None:
         return np.empty_like(z)
-    if np.may_share_memory(out, z):
+    # Two arrays that own their memory (base None) and are not the same object cannot
+    # overlap: the exact (slower) test is needed only when one of them is a view.
+    if out is z or ((out.base is not None or z.base is not None) and np.may_share_memory(out, z)):
         raise ValueError(
             "out must not share memory with z in forward(z, out=...): the activation reads z "
             "after it starts writing out; pass a separate buffer or out=None"

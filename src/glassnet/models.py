@@ -384,14 +384,14 @@ class Sequential:
                 f"1-D array of shape {X.shape}. Use {name}.reshape(-1, 1) for a single feature "
                 f"or {name}.reshape(1, -1) for a single example"
             )
-        if self.input_shape is not None and tuple(X.shape[1:]) != tuple(self.input_shape):
+        if self.input_shape is not None and X.shape[1:] != self.input_shape:
             given = f"{X.shape[1]} features" if X.ndim == 2 else f"examples of shape {X.shape[1:]}"
             expected = (
                 f"{self.input_shape[0]} features" if len(self.input_shape) == 1
                 else f"examples of shape {self.input_shape}"
             )
             raise ValueError(f"{name} has {given} (shape {X.shape}), but the model expects {expected}")
-        return np.ascontiguousarray(X, dtype=dtype)
+        return X if X.flags.c_contiguous else np.ascontiguousarray(X)
 
     def _check_sample_weight(self, sample_weight: Any, n: int) -> np.ndarray | None:
         if sample_weight is None:
