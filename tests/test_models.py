@@ -316,3 +316,18 @@ def test_fit_reports_the_running_average_of_the_batch_losses(float64):
     assert history.history["accuracy"][0] == pytest.approx(correct / total, rel=1e-10)
     for a, b in zip(fitted.get_weights(), stepped.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_a_model_may_end_with_dropout_or_an_activation_layer():
+    from glassnet.layers import Activation
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 3)), rng.integers(0, 3, 40)
+    for last in (Dropout(0.2), Activation("softmax")):
+        head = [Dense(3, input_dim=3)] if isinstance(last, Activation) else [
+            Dense(3, input_dim=3, activation="softmax")]
+        model = Sequential([*head, last])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        history = model.fit(X, y, epochs=2, verbose=0)
+        assert np.isfinite(history.history["loss"]).all()
+        assert model.predict(X).shape == (40, 3)

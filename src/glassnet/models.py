@@ -353,7 +353,7 @@ class Sequential:
     def _batch_loss(self, Y: np.ndarray, A: np.ndarray, sample_weight: np.ndarray | None) -> float:
         """The cost of one batch at the current weights: ``J = Σ w·l / m`` + regularisation."""
         last: Any = self.layers[-1]
-        return self._loss_sum(Y, A, last.Z, sample_weight) / len(A) + self._regularization_penalty()
+        return self._loss_sum(Y, A, getattr(last, "Z", None), sample_weight) / len(A) + self._regularization_penalty()
 
     def _step(self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray:
         """Forward propagation, backward propagation, one optimizer update. Returns ``A``
@@ -369,7 +369,7 @@ class Sequential:
         and adds the batch to the metrics."""
         A = self._step(X, Y, sample_weight)
         last: Any = self.layers[-1]
-        loss = self._loss_sum(Y, A, last.Z, sample_weight) / len(A) + self._step_penalty
+        loss = self._loss_sum(Y, A, getattr(last, "Z", None), sample_weight) / len(A) + self._step_penalty
         for metric in self.metrics:
             metric.update_state(Y, A, sample_weight)
         return loss
@@ -566,7 +566,7 @@ class Sequential:
                     np.take(X, order[start:stop], axis=0, out=xb, mode="clip")  # the mini-batch
                     yb, wb = outputs.targets(start, stop)
                     A = self._step(xb, yb, wb)
-                    outputs.store(start, stop, A, last.Z)
+                    outputs.store(start, stop, A, getattr(last, "Z", None))
                     if hooks.batch_end:
                         logs = None
                         if wants_batch_logs:
@@ -851,7 +851,7 @@ class _EpochOutputs:
     def targets(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray | None]:
         return self.Y[start:stop], None if self.weights is None else self.weights[start:stop]
 
-    def store(self, start: int, stop: int, A: np.ndarray, Z: np.ndarray) -> None:
+    def store(self, start: int, stop: int, A: np.ndarray, Z: np.ndarray | None) -> None:
         self.A[start:stop] = A
         if self.Z is not None:
             self.Z[start:stop] = Z
