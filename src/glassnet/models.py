@@ -352,8 +352,8 @@ class Sequential:
 
     def _batch_loss(self, Y: np.ndarray, A: np.ndarray, sample_weight: np.ndarray | None) -> float:
         """The cost of one batch at the current weights: ``J = Σ w·l / m`` + regularisation."""
-        last: Any = self.layers[-1]
-        return self._loss_sum(Y, A, getattr(last, "Z", None), sample_weight) / len(A) + self._regularization_penalty()
+        Z = getattr(self.layers[-1], "Z", None)
+        return self._loss_sum(Y, A, Z, sample_weight) / len(A) + self._regularization_penalty()
 
     def _step(self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray:
         """Forward propagation, backward propagation, one optimizer update. Returns ``A``
