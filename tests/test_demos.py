@@ -50,3 +50,17 @@ def test_cli_explain_and_summary_of_a_saved_model(tmp_path, capsys):
     assert "(16, 10)" in out and "dW" in out
     assert main(["summary", str(path)]) == 0
     assert "Total params: 187" in capsys.readouterr().out
+
+
+def test_cli_demo_plots_writes_the_pictures_only_when_asked(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "circles", "--epochs", "2", "--verbose", "0"]) == 0
+    assert list(tmp_path.iterdir()) == []  # without --plots nothing is written
+    plots = tmp_path / "plots"
+    assert main(["demo", "circles", "--epochs", "2", "--verbose", "0", "--plots", str(plots)]) == 0
+    out = capsys.readouterr().out
+    names = sorted(p.name for p in plots.iterdir())
+    assert names == ["circles-boundary.png", "circles-history.png", "circles-network.png",
+                     "circles-training.gif"]
+    for name in names:
+        assert f"wrote {plots / name}" in out
