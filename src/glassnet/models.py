@@ -636,8 +636,7 @@ class Sequential:
 
     # ------------------------------------------------------------------ evaluate / predict
     def _evaluate_arrays(self, X, Y, weights, batch_size: int) -> dict[str, float]:
-        states = [metric for metric in self.metrics]
-        for metric in states:
+        for metric in self.metrics:
             metric.reset_state()
         total, count = 0.0, 0
         self._refresh_step_settings()
@@ -649,10 +648,10 @@ class Sequential:
             m = len(A)
             total += self._batch_loss(Y[start:stop], A, w) * m
             count += m
-            for metric in states:
+            for metric in self.metrics:
                 metric.update_state(Y[start:stop], A, w)
         logs = {"loss": total / count}
-        for metric in states:
+        for metric in self.metrics:
             logs[metric.name] = float(metric.result())
         return logs
 
