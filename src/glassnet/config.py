@@ -1,4 +1,4 @@
-"""Global settings: the floating-point type of parameters and computations.
+"""Global settings: the floating-point type of parameters and computations, and the array backend.
 
 ``float32`` is the default (as in Keras): half the memory traffic of ``float64``
 and twice the BLAS throughput. Use ``float64`` for gradient checks.
@@ -9,6 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from glassnet._validation import check_choice
+from glassnet.backend import BackendError, get_backend, set_backend, use_backend
+
+__all__ = ["BackendError", "float_dtype", "floatx", "get_backend", "set_backend", "set_floatx", "use_backend"]
 
 _FLOATX = "float32"
 
