@@ -16,11 +16,15 @@ def to_numpy(x):
 
 
 def numerical_gradient(f, x, eps=1e-6):
-    """Central finite differences of a scalar function f() with respect to array x (in place)."""
-    grad = np.zeros_like(x)
-    flat, gflat = x.reshape(-1), grad.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
+    """Central finite differences of a scalar function f() with respect to array x (in place).
+
+    ``x`` may be a NumPy array or an array of the active backend; the result is NumPy.
+    """
+    grad = np.zeros(x.shape)
+    flat = x.reshape(-1) if isinstance(x, np.ndarray) else xp.reshape(x, (-1,))
+    gflat = grad.reshape(-1)
+    for i in range(gflat.size):
+        old = float(flat[i])
         flat[i] = old + eps
         plus = f()
         flat[i] = old - eps

@@ -20,6 +20,8 @@ from glassnet.layers import Dense
 from glassnet.models import Sequential
 from glassnet.optimizers import SGD
 
+pytestmark = pytest.mark.usefixtures("array_backend")
+
 
 def regression(lr=0.01):
     rng = np.random.default_rng(0)

@@ -24,7 +24,7 @@ API_PAGES = {
     "layers": "layers", "losses": "losses", "metrics": "metrics", "models": "models",
     "onnx": "onnx", "optimizers": "optimizers", "regularizers": "regularizers",
     "saving": "saving", "schedules": "schedules", "sklearn": "sklearn", "utils": "utils",
-    "viz": "viz",
+    "viz": "viz", "backend": "backend",
 }
 #: Modules without a page of their own: the command line and the summary table's helpers.
 UNDOCUMENTED = {"cli", "summary"}
@@ -83,7 +83,7 @@ def test_dense_page_shows_the_docstring_equations_and_the_source(site):
     page = _html(site_dir, "api/layers")
     assert 'id="glassnet.layers.Dense.backward"' in page
     # show_source: the code of Dense.backward is on the page, next to its equations.
-    assert "np.dot(self.A_prev.T, dZ, out=self.dW)" in text
+    assert "xp.matmul(self.A_prev.T, dZ, out=self.dW)" in text
 
 
 def test_mathematics_page_has_the_equations_and_links_into_the_code(site):

@@ -27,6 +27,8 @@ from glassnet.models import NotBuiltError, NotCompiledError, Sequential
 from glassnet.saving import ModelFileError, load_model
 from glassnet.utils import make_rng, set_random_seed
 
+pytestmark = pytest.mark.usefixtures("array_backend")
+
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(10, 3)).astype(np.float32)
 Y_BINARY = (X[:, 0] > 0).astype(np.float32)

@@ -1,4 +1,8 @@
-"""Metrics: accumulated over several weighted batches, checked against scikit-learn."""
+"""Metrics: accumulated over several weighted batches, checked against scikit-learn.
+
+Every test runs on each core array backend (NumPy and array-api-strict, see conftest):
+``accumulate`` feeds the batches as arrays of the active backend.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,12 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
+from _helpers import on_backend, to_numpy
 from glassnet import losses, metrics
+from glassnet.backend import dtype_name, is_backend_array
 from glassnet.utils import make_rng
+
+pytestmark = pytest.mark.usefixtures("array_backend")
 
 BATCHES = (7, 32, 1, 20)   # uneven batch sizes, as the last batch of an epoch is
 N = sum(BATCHES)
@@ -25,10 +33,13 @@ def batches(*arrays):
 
 
 def accumulate(metric, y_true, y_pred, weights):
+    """Reset, feed the BATCHES as arrays of the active backend, return the result."""
     metric.reset_state()
     for yt, yp, w in batches(y_true, y_pred, weights):
-        metric.update_state(yt, yp, sample_weight=w)
-    return metric.result()
+        metric.update_state(on_backend(yt), on_backend(yp), sample_weight=on_backend(w))
+    result = metric.result()
+    assert isinstance(result, float)
+    return result
 
 
 @pytest.fixture
@@ -83,8 +94,39 @@ def test_unweighted_is_weight_one(data):
     y, p = data["labels"], data["probabilities"]
     metric = metrics.BinaryAccuracy()
     for yt, yp in batches(y, p):
+        metric.update_state(on_backend(yt), on_backend(yp))
+    assert metric.result() == pytest.approx(skm.accuracy_score(y, p > 0.5))
+    # NumPy data works on every backend, and gives the same
+    metric.reset_state()
+    for yt, yp in batches(y, p):
         metric.update_state(yt, yp)
     assert metric.result() == pytest.approx(skm.accuracy_score(y, p > 0.5))
+
+
+def test_per_sample_functions_return_arrays_of_the_backend(data):
+    ids, onehot, scores = data["ids"], data["one_hot"], data["scores"]
+    labels, probabilities = data["labels"], data["probabilities"]
+    y, p = data["regression_true"], data["regression_pred"]
+    true_scores = scores[np.arange(N), ids]
+    in_top_2 = (scores > true_scores[:, None]).sum(axis=1) < 2
+    cases = [
+        (metrics.binary_accuracy(on_backend(labels), on_backend(probabilities)),
+         (probabilities > 0.5) == (labels > 0.5)),
+        (metrics.categorical_accuracy(on_backend(onehot), on_backend(scores)),
+         scores.argmax(axis=1) == ids),
+        (metrics.sparse_categorical_accuracy(on_backend(ids), on_backend(scores)),
+         scores.argmax(axis=1) == ids),
+        (metrics.sparse_top_k_categorical_accuracy(on_backend(ids), on_backend(scores), k=2),
+         in_top_2),
+        (metrics.top_k_categorical_accuracy(on_backend(onehot), on_backend(scores), k=2),
+         in_top_2),
+        (metrics.mean_squared_error(on_backend(y), on_backend(p)), ((p - y) ** 2).mean(axis=1)),
+        (metrics.mean_absolute_error(on_backend(y), on_backend(p)), np.abs(p - y).mean(axis=1)),
+    ]
+    for values, expected in cases:
+        assert is_backend_array(values) and values.shape == (N,)
+        assert dtype_name(values) == "float64"
+        np.testing.assert_allclose(to_numpy(values), expected.astype(np.float64), rtol=1e-12)
 
 
 # ----------------------------------------------------------------------------- precision / recall
@@ -109,6 +151,9 @@ def test_precision_without_predicted_positives_is_zero():
     precision = metrics.Precision()
     precision.update_state([1, 0], [0.1, 0.2])
     assert precision.result() == 0.0
+    recall = metrics.Recall()
+    recall.update_state(on_backend([0, 0]), on_backend([0.9, 0.2]))
+    assert recall.result() == 0.0
 
 
 # ----------------------------------------------------------------------------- AUC
@@ -157,7 +202,7 @@ def test_auc_pools_outputs_and_reads_logits(data):
 
 def test_auc_with_one_class_only_is_zero():
     auc = metrics.AUC()
-    auc.update_state([1, 1], [0.3, 0.8])
+    auc.update_state(on_backend([1, 1]), on_backend([0.3, 0.8]))
     assert auc.result() == 0.0
 
 
@@ -177,20 +222,24 @@ def test_mean_and_reset():
     mean.update_state(2.0, sample_weight=32)
     mean.update_state(5.0, sample_weight=8)
     assert mean.result() == pytest.approx((2.0 * 32 + 5.0 * 8) / 40)
-    mean.update_state(np.array([1.0, 3.0]))
+    mean.update_state(on_backend([1.0, 3.0]))
     assert mean.result() == pytest.approx((64 + 40 + 4) / 42)
     mean.reset_state()
     assert mean.result() == 0.0
     accuracy = metrics.BinaryAccuracy()
     accuracy.update_state([1, 0], [0.9, 0.9])
     accuracy.reset_state()
-    accuracy.update_state([1], [0.9])
+    accuracy.update_state(on_backend([1]), on_backend([0.9]))
     assert accuracy.result() == 1.0
 
 
 def test_sample_weight_length_is_checked():
     with pytest.raises(ValueError, match="one weight per sample"):
         metrics.BinaryAccuracy().update_state([1, 0], [0.9, 0.1], sample_weight=[1.0])
+    with pytest.raises(ValueError, match="one weight per sample"):
+        metrics.BinaryAccuracy().update_state(
+            on_backend([1, 0]), on_backend([0.9, 0.1]), sample_weight=on_backend([1.0])
+        )
 
 
 # ----------------------------------------------------------------------------- resolution
@@ -218,10 +267,10 @@ def test_accuracy_resolves_from_the_loss(loss, n_outputs, cls, threshold):
 
 def test_accuracy_on_logits_and_hinge_labels():
     logits_accuracy = metrics.get("accuracy", loss=losses.BinaryCrossentropy(from_logits=True))
-    logits_accuracy.update_state([1, 0, 1], [2.0, -1.0, -0.5])     # logits: right, right, wrong
+    logits_accuracy.update_state(on_backend([1, 0, 1]), on_backend([2.0, -1.0, -0.5]))  # ✓ ✓ ✗
     assert logits_accuracy.result() == pytest.approx(2 / 3)
     hinge_accuracy = metrics.get("accuracy", loss="hinge")
-    hinge_accuracy.update_state([1, -1, -1, 1], [0.3, -2.0, 0.1, 1.5])
+    hinge_accuracy.update_state(on_backend([1, -1, -1, 1]), on_backend([0.3, -2.0, 0.1, 1.5]))
     assert hinge_accuracy.result() == pytest.approx(3 / 4)
 
 

@@ -15,11 +15,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from _helpers import to_numpy
 from glassnet import optimizers
 from glassnet.callbacks import Callback, LearningRateScheduler, TerminateOnNaN
 from glassnet.layers import Activation, Dense, Dropout
 from glassnet.models import Sequential
 from glassnet.utils import set_random_seed
+
+pytestmark = pytest.mark.usefixtures("array_backend")
 
 HIDDEN = ["relu", "tanh", "sigmoid", "elu", "selu", "softplus", "gelu", "swish", "leaky_relu", "linear"]
 OUTPUTS = [
@@ -76,6 +79,7 @@ def test_network_on_extreme_inputs_has_finite_loss_and_gradients(X, hidden, outp
 
     loss, A, gradients = _finite_forward_backward(model, X, y)
     assert math.isfinite(loss) and loss >= 0
+    A, gradients = to_numpy(A), to_numpy(gradients)
     assert np.isfinite(A).all() and (A >= 0).all() and (A <= 1).all()
     assert np.isfinite(gradients).all()
     # One training step keeps every parameter finite.

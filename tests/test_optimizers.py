@@ -8,10 +8,15 @@ weight arrays packed into one buffer:
   because the two libraries put epsilon in different places; see ``TORCH_CASES``);
 * against a straightforward per-array NumPy transcription of the Keras 3 update
   equations (``keras_step_*`` below), with Keras's default epsilons.
+
+Every test runs on each core array backend (see ``conftest.py``): the problems are
+made with NumPy, the optimizer runs on the active backend (``on_backend``), and its
+results come back with ``to_numpy`` for comparison.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
 
@@ -19,7 +24,9 @@ import numpy as np
 import pytest
 import torch
 
+from _helpers import on_backend, to_numpy
 from glassnet import optimizers, schedules
+from glassnet.backend import dtype_name, is_backend_array, use_backend
 from glassnet.optimizers import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Nadam, RMSprop
 from glassnet.schedules import (
     CosineDecay,
@@ -27,6 +34,8 @@ from glassnet.schedules import (
     InverseTimeDecay,
     PiecewiseConstantDecay,
 )
+
+pytestmark = pytest.mark.usefixtures("array_backend")
 
 # Four weight arrays (W1, b1, W2, b2) packed one after another in one flat buffer.
 SHAPES = [(3, 4), (4,), (4, 2), (2,)]
@@ -66,13 +75,14 @@ def split(flat):
 
 
 def run_flat(optimizer, params, grads):
-    """Apply ``optimizer`` to a copy of ``params``; return the flat parameters after each step."""
-    params = params.copy()
+    """Apply ``optimizer`` to a copy of the NumPy ``params`` on the active backend, with the
+    NumPy ``grads``; return the flat parameters after each step, as NumPy arrays."""
+    params = on_backend(params.copy())
     optimizer.build(params, SEGMENTS)
     history = []
     for grad in grads:
-        optimizer.apply(params, grad.copy())  # apply may overwrite its grads
-        history.append(params.copy())
+        optimizer.apply(params, on_backend(grad.copy()))  # apply may overwrite its grads
+        history.append(to_numpy(params).copy())
     return history
 
 
@@ -387,12 +397,12 @@ def test_flat_adam_matches_per_array_adam(dtype, rtol, atol, amsgrad):
 # 4. Gradient clipping.
 # ----------------------------------------------------------------------------
 def one_sgd_step(grads, **clipping):
-    """The clipped gradient, read off one plain SGD step with learning rate 1."""
-    params = np.zeros_like(grads)
+    """The clipped gradient (NumPy), read off one plain SGD step with learning rate 1."""
+    params = on_backend(np.zeros_like(grads))
     optimizer = SGD(1.0, **clipping)
     optimizer.build(params, SEGMENTS)
-    optimizer.apply(params, grads.copy())
-    return -params
+    optimizer.apply(params, on_backend(grads.copy()))
+    return -to_numpy(params)
 
 
 def test_clipnorm_clips_each_weight_array_separately():
@@ -505,6 +515,10 @@ def test_schedule_accepts_an_array_of_steps():
     assert isinstance(rates, np.ndarray)
     np.testing.assert_allclose(rates, [1.0, 0.5, 0.25, 0.125])
     assert isinstance(schedule(3), float)
+    # Steps on the active backend are copied to the host: schedules compute with NumPy.
+    rates_from_backend = schedule(on_backend(np.arange(4)))
+    assert isinstance(rates_from_backend, np.ndarray)
+    np.testing.assert_array_equal(rates_from_backend, rates)
 
 
 @pytest.mark.parametrize(
@@ -555,13 +569,14 @@ def test_optimizer_evaluates_the_schedule_at_iterations():
     """Keras semantics: step k (counting from 0) uses schedule(k)."""
     schedule = PiecewiseConstantDecay([1], [1.0, 0.1])  # 1.0 at steps 0 and 1, then 0.1
     optimizer = SGD(schedule)
-    params = np.zeros(3)
+    params = on_backend(np.zeros(3))
     rates = []
     for _ in range(4):
         rates.append(optimizer.current_learning_rate)
-        optimizer.apply(params, np.ones(3))
+        optimizer.apply(params, on_backend(np.ones(3)))
     assert rates == [1.0, 1.0, 0.1, 0.1]
-    np.testing.assert_allclose(params, -2.2)
+    assert all(type(rate) is float for rate in rates)
+    np.testing.assert_allclose(to_numpy(params), -2.2)
     assert optimizer.iterations == 4
 
 
@@ -642,16 +657,22 @@ def test_state_gives_bitwise_identical_continuation(optimizer):
     halfway = run_flat(first, params, grads[:4])[-1]
     state = first.get_state()
     assert state["iterations"] == 4
-    assert all(isinstance(value, np.ndarray) for value in state.values())
+    assert all(type(value) is np.ndarray for value in state.values())  # NumPy on every backend
+    # through .npy files and back, as a checkpoint does
+    for name, value in state.items():
+        file = io.BytesIO()
+        np.save(file, value, allow_pickle=False)
+        file.seek(0)
+        state[name] = np.load(file, allow_pickle=False)
 
     resumed = type(optimizer).from_config(optimizer.get_config())
-    resumed.build(halfway.copy(), SEGMENTS)
+    continued = on_backend(halfway.copy())
+    resumed.build(continued, SEGMENTS)
     resumed.set_state(state)
     assert resumed.iterations == 4
-    continued = halfway.copy()
     for grad in grads[4:]:
-        resumed.apply(continued, grad.copy())
-    np.testing.assert_array_equal(continued, uninterrupted)
+        resumed.apply(continued, on_backend(grad.copy()))
+    np.testing.assert_array_equal(to_numpy(continued), uninterrupted)
 
 
 def test_get_state_returns_copies():
@@ -664,7 +685,7 @@ def test_get_state_returns_copies():
 
 def test_state_names_follow_keras():
     def names(optimizer):
-        optimizer.build(np.zeros(4), [(0, 4)])
+        optimizer.build(on_backend(np.zeros(4)), [(0, 4)])
         return sorted(optimizer.get_state())
 
     assert names(SGD()) == ["iterations"]
@@ -678,13 +699,30 @@ def test_state_names_follow_keras():
     assert names(Adam(amsgrad=True)) == ["iterations", "momentums", "velocities", "velocity_hats"]
     assert names(Nadam()) == ["iterations", "momentums", "u_product", "velocities"]
     adagrad = Adagrad(initial_accumulator_value=0.25)
-    adagrad.build(np.zeros(4), [(0, 4)])
+    adagrad.build(on_backend(np.zeros(4)), [(0, 4)])
     np.testing.assert_array_equal(adagrad.get_state()["accumulators"], 0.25)
+
+
+@pytest.mark.parametrize("optimizer", CONFIGURED, ids=lambda o: type(o).__name__)
+def test_state_buffers_live_on_the_active_backend(optimizer):
+    optimizer = type(optimizer).from_config(optimizer.get_config())
+    optimizer.build(on_backend(np.zeros(N_PARAMS, dtype=np.float32)), SEGMENTS)
+    buffers = dict(optimizer._state)
+    if optimizer._scratch is not None:
+        buffers["scratch"] = optimizer._scratch
+    assert buffers
+    for name, buffer in buffers.items():
+        if name == "u_product":  # Nadam's running product: a float64 scalar on the host
+            assert type(buffer) is np.ndarray and buffer.shape == () and buffer.dtype == np.float64
+            continue
+        assert is_backend_array(buffer), name
+        assert tuple(buffer.shape) == (N_PARAMS,), name
+        assert dtype_name(buffer) == "float32", name
 
 
 def test_set_state_validates():
     optimizer = Adam()
-    optimizer.build(np.zeros(N_PARAMS), SEGMENTS)
+    optimizer.build(on_backend(np.zeros(N_PARAMS)), SEGMENTS)
     good = optimizer.get_state()
     with pytest.raises(ValueError, match="exactly the keys"):
         optimizer.set_state({k: v for k, v in good.items() if k != "velocities"})
@@ -694,8 +732,13 @@ def test_set_state_validates():
         optimizer.set_state({**good, "momentums": np.zeros(N_PARAMS + 1)})
     with pytest.raises(ValueError, match="iterations"):
         optimizer.set_state({**good, "iterations": np.array(-1)})
+    with pytest.raises(TypeError, match=r"state\['velocities'\] must hold float64 numbers"):
+        optimizer.set_state({**good, "velocities": np.zeros(N_PARAMS, dtype=np.complex128)})
     with pytest.raises(ValueError, match="build the optimizer"):
         Adam().set_state(good)
+    # a failed set_state writes nothing
+    np.testing.assert_array_equal(optimizer.get_state()["velocities"], good["velocities"])
+    assert optimizer.iterations == 0
 
 
 def test_get_by_name():
@@ -777,17 +820,23 @@ def test_hyperparameter_validation(make, message):
 
 def test_apply_checks_buffers():
     optimizer = Adam()
-    params = np.zeros(N_PARAMS)
+    params = on_backend(np.zeros(N_PARAMS))
     optimizer.build(params, SEGMENTS)
-    with pytest.raises(ValueError, match="grads must be an ndarray of shape"):
-        optimizer.apply(params, np.zeros(N_PARAMS + 1))
-    with pytest.raises(TypeError, match="grads must have dtype float64"):
-        optimizer.apply(params, np.zeros(N_PARAMS, dtype=np.float32))
+    with pytest.raises(ValueError, match=rf"grads must be an array of shape \({N_PARAMS},\)"):
+        optimizer.apply(params, on_backend(np.zeros(N_PARAMS + 1)))
+    with pytest.raises(ValueError, match="grads must be an array of shape"):
+        optimizer.apply(params, [0.0] * N_PARAMS)
+    with pytest.raises(TypeError, match="grads must have dtype float64, got float32"):
+        optimizer.apply(params, on_backend(np.zeros(N_PARAMS, dtype=np.float32)))
     with pytest.raises(ValueError, match="buffer this optimizer was built for"):
-        optimizer.apply(np.zeros(N_PARAMS, dtype=np.float32), np.zeros(N_PARAMS, np.float32))
+        optimizer.apply(
+            on_backend(np.zeros(N_PARAMS, dtype=np.float32)),
+            on_backend(np.zeros(N_PARAMS, dtype=np.float32)),
+        )
     with pytest.raises(ValueError, match="create a new optimizer"):
-        optimizer.build(np.zeros(5), [(0, 5)])
+        optimizer.build(on_backend(np.zeros(5)), [(0, 5)])
     assert optimizer.iterations == 0
+    np.testing.assert_array_equal(to_numpy(params), 0.0)
 
 
 @pytest.mark.parametrize(
@@ -796,14 +845,40 @@ def test_apply_checks_buffers():
 )
 def test_build_checks_segments(segments):
     with pytest.raises((ValueError, TypeError), match="segments"):
-        Adam().build(np.zeros(N_PARAMS), segments)
+        Adam().build(on_backend(np.zeros(N_PARAMS)), segments)
 
 
 def test_build_rejects_non_flat_params():
     with pytest.raises(ValueError, match="1-D"):
-        Adam().build(np.zeros((3, 4)), [(0, 12)])
+        Adam().build(on_backend(np.zeros((3, 4))), [(0, 12)])
+    with pytest.raises(ValueError, match="1-D array of the active backend"):
+        Adam().build([0.0, 1.0])
     with pytest.raises(TypeError, match="float"):
-        Adam().build(np.zeros(4, dtype=np.int64), [(0, 4)])
+        Adam().build(on_backend(np.zeros(4, dtype=np.int64)), [(0, 4)])
+
+
+def test_build_rejects_arrays_of_another_backend(array_backend):
+    """The update is in place, so params cannot be converted: an array of another library
+    (a NumPy array while array-api-strict is active, and vice versa) is refused."""
+    other = "array_api_strict" if array_backend == "numpy" else "numpy"
+    with use_backend(other):
+        foreign = on_backend(np.zeros(4))
+    message = f"1-D array of the active backend \\('{array_backend}'\\)"
+    with pytest.raises(ValueError, match=message):
+        Adam().build(foreign)
+    optimizer = Adam()
+    optimizer.build(on_backend(np.zeros(4)))
+    with pytest.raises(ValueError, match="grads must be an array of shape"):
+        optimizer.apply(on_backend(np.zeros(4)), foreign)
+
+
+def test_optimizer_built_on_another_backend_is_refused(array_backend):
+    other = "array_api_strict" if array_backend == "numpy" else "numpy"
+    optimizer = SGD(momentum=0.5)
+    with use_backend(other):
+        optimizer.build(on_backend(np.zeros(4)))
+    with pytest.raises(ValueError, match=f"built on the '{other}' backend"):
+        optimizer.build(on_backend(np.zeros(4)))
 
 
 def test_rebuilding_keeps_the_state():
@@ -812,7 +887,7 @@ def test_rebuilding_keeps_the_state():
     params, grads = make_problem(seed=14, n_steps=2)
     run_flat(optimizer, params, grads)
     before = optimizer.get_state()
-    optimizer.build(params.copy(), SEGMENTS)
+    optimizer.build(on_backend(params.copy()), SEGMENTS)
     after = optimizer.get_state()
     np.testing.assert_array_equal(before["momentums"], after["momentums"])
     assert after["iterations"] == 2
@@ -820,10 +895,10 @@ def test_rebuilding_keeps_the_state():
 
 def test_apply_builds_an_unbuilt_optimizer():
     optimizer = Adam(0.1)
-    params = np.ones(4)
-    optimizer.apply(params, np.ones(4))
+    params = on_backend(np.ones(4))
+    optimizer.apply(params, on_backend(np.ones(4)))
     assert optimizer.built and optimizer.iterations == 1
-    np.testing.assert_allclose(params, 0.9, rtol=1e-6)  # first Adam step is lr * sign(g)
+    np.testing.assert_allclose(to_numpy(params), 0.9, rtol=1e-6)  # first Adam step: lr * sign(g)
 
 
 def test_learning_rate_is_settable():

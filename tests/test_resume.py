@@ -19,6 +19,8 @@ from glassnet.layers import Dense, Dropout
 from glassnet.models import Sequential, load_model
 from glassnet.utils import set_random_seed
 
+pytestmark = pytest.mark.usefixtures("array_backend")
+
 EPOCHS = 6
 FIT = {"batch_size": 16, "shuffle": True, "verbose": 0}
 

@@ -27,6 +27,8 @@ from glassnet.models import Sequential, load_model
 from glassnet.saving import FORMAT_VERSION, ModelFileError
 from glassnet.utils import set_random_seed
 
+pytestmark = pytest.mark.usefixtures("array_backend")
+
 
 # --------------------------------------------------------------------------- helpers
 def _data(n=40, seed=0):

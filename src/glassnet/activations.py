@@ -26,10 +26,17 @@ linear        (-inf, inf)          the output layer of a regression
 ============  ===================  ===============================================
 
 Speed notes: every ``forward`` and ``backward`` accepts ``out=`` and writes into
-it with NumPy ufuncs, so a layer can reuse its buffers at each training step;
+it with the backend's functions (``xp``, see :mod:`glassnet.backend`; on NumPy these
+are NumPy's ufuncs), so a layer can reuse its buffers at each training step;
 ``backward(dA, Z, A, out=dA)`` works in place. Inputs keep their dtype (float32
 stays float32) and no activation overflows, divides by zero or produces NaN for
 finite inputs (checked for float32 inputs in [-1e4, 1e4]).
+
+Backends: ``forward`` accepts an array of the active backend, or a NumPy array or
+list (copied to the backend, integers becoming the default float type), and returns
+an array of the active backend. ``derivative`` and ``backward`` take the arrays
+``forward`` worked with. The array API has no arithmetic on booleans, so a 0/1 mask
+such as ``[z > 0]`` is turned into floats (``xp.astype``) before it multiplies.
 """
 
 from __future__ import annotations
@@ -39,48 +46,64 @@ from typing import Any
 
 import numpy as np
 
+from glassnet import backend
 from glassnet._validation import check_choice, check_float, check_positive
+from glassnet.backend import dtype_name, xp
 from glassnet.config import float_dtype
+
+#: An array of the active backend (``numpy.ndarray``, an array-api-strict or CuPy array).
+Array = Any
 
 # --------------------------------------------------------------------------------------
 # helpers
 
 
-def _as_float(z: Any) -> np.ndarray:
-    """``z`` as a float array (integers and lists become the default float dtype)."""
-    if isinstance(z, np.ndarray) and z.dtype.kind == "f":
-        return z
+def _as_float(z: Any) -> Array:
+    """``z`` as a float array of the active backend.
+
+    Lists and NumPy arrays that are not arrays of the active backend are copied to it;
+    integers become the default float type (:func:`glassnet.config.float_dtype`).
+    """
+    if isinstance(z, xp.array_type):
+        # dtype.kind is the fast test on NumPy; dtype_name works for every backend
+        is_float = z.dtype.kind == "f" if xp.is_numpy else dtype_name(z).startswith("float")
+        return z if is_float else xp.astype(z, backend.float_dtype())
     z = np.asarray(z)
-    return z if z.dtype.kind == "f" else z.astype(float_dtype())
+    if z.dtype.kind != "f":
+        z = z.astype(float_dtype())
+    return xp.from_numpy(z)
 
 
-def _buffer(z: np.ndarray, out: np.ndarray | None) -> np.ndarray:
-    """The array ``forward`` writes into: ``out`` (which must not overlap ``z``) or a new one."""
+def _input_and_buffer(z: Any, out: Array | None) -> tuple[Array, Array]:
+    """``z`` as an array of the active backend, and the array ``forward`` writes into:
+    ``out`` (which must not overlap ``z``) or a new one."""
+    if not isinstance(z, xp.array_type):
+        z = _as_float(z)
     if out is None:
-        return np.empty_like(z)
-    # Two arrays that own their memory (base None) and are not the same object cannot
-    # overlap: the exact (slower) test is needed only when one of them is a view.
-    if out is z or ((out.base is not None or z.base is not None) and np.may_share_memory(out, z)):
+        return z, xp.empty_like(z)
+    # Two NumPy arrays that own their memory (base None) and are not the same object cannot
+    # overlap: the exact (slower) test is needed only when one of them is a view. The array
+    # API cannot tell whether two arrays share memory, so other backends check identity only.
+    if out is z or (
+        xp.is_numpy and (out.base is not None or z.base is not None) and xp.may_share_memory(out, z)
+    ):
         raise ValueError(
             "out must not share memory with z in forward(z, out=...): the activation reads z "
             "after it starts writing out; pass a separate buffer or out=None"
         )
-    return out
+    return z, out
 
 
-def _copy_of(dA: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+def _copy_of(dA: Array, out: Array | None) -> Array:
     """``dA`` copied into ``out`` (no copy when ``out is dA``), or a fresh copy."""
     if out is None:
-        return dA.copy()
+        return xp.copy(dA)
     if out is not dA:
-        np.copyto(out, dA)
+        xp.copyto(out, dA)
     return out
 
 
-_EXP_CAP = {np.dtype(np.float32): 87.0, np.dtype(np.float64): 708.0}
-
-
-def _sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+def _sigmoid(z: Array, out: Array) -> Array:
     """``1 / (1 + exp(-z))`` computed in place in ``out``.
 
     ``-z`` is capped before ``exp`` so that it cannot overflow: at 87 in float32
@@ -90,12 +113,11 @@ def _sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     ``0.5 * tanh(z / 2) + 0.5``, and needs no ``np.errstate`` (which costs more
     than a ufunc call on small arrays).
     """
-    out = _buffer(z, out)
-    np.negative(z, out=out)
-    np.minimum(out, _EXP_CAP.get(out.dtype, 87.0), out=out)
-    np.exp(out, out=out)
+    xp.negative(z, out=out)
+    xp.minimum(out, 708.0 if out.dtype == xp.float64 else 87.0, out=out)
+    xp.exp(out, out=out)
     out += 1.0
-    return np.reciprocal(out, out=out)
+    return xp.reciprocal(out, out=out)
 
 
 # W. J. Cody's rational Chebyshev approximations to erf and erfc (Math. Comp. 23, 1969,
@@ -118,26 +140,25 @@ _ERFC_Q = (2.56852019228982242e00, 1.87295284992346725e00, 5.27905102951428412e-
 _ONE_OVER_SQRT_PI = 1.0 / math.sqrt(math.pi)
 
 
-def _rational(t: np.ndarray, num_coefs: tuple, den_coefs: tuple, lead: float) -> np.ndarray:
+def _rational(t: Array, num_coefs: tuple, den_coefs: tuple, lead: float) -> Array:
     """``P(t) / Q(t)`` by Horner's rule, in place on two work arrays.
 
     ``P(t) = ((lead t + p0) t + p1) t + ... + p_last`` and
     ``Q(t) = ((t + q0) t + q1) t + ... + q_last`` (Q's leading coefficient is 1).
     """
     num = t * lead
-    den = t.copy()
-    for p, q in zip(num_coefs[:-1], den_coefs[:-1], strict=True):
-        num += p
+    num += num_coefs[0]
+    den = t + den_coefs[0]
+    for p, q in zip(num_coefs[1:], den_coefs[1:], strict=True):
         num *= t
-        den += q
+        num += p
         den *= t
-    num += num_coefs[-1]
-    den += den_coefs[-1]
+        den += q
     num /= den
     return num
 
 
-def _erfc(x: np.ndarray) -> np.ndarray:
+def _erfc(x: Array) -> Array:
     """The complementary error function ``erfc(x) = 1 - erf(x)``, elementwise.
 
     Cody's algorithm uses three regions of ``y = |x|``:
@@ -152,36 +173,37 @@ def _erfc(x: np.ndarray) -> np.ndarray:
     the arithmetic; the rare ``y > 4`` entries are fixed up by indexing.
     Computed in the dtype of ``x``; relative error about ``1e-15 * max(1, y^2)`` in float64.
     """
-    y = np.abs(x)
+    y = xp.abs(x)
 
     # middle region, erfc(y) = exp(-y^2) P(y) / Q(y)
-    t = np.clip(y, 0.46875, 4.0)
+    t = xp.clip(y, 0.46875, 4.0)
     result = _rational(t, _ERFC_C[:-1], _ERFC_D, lead=_ERFC_C[-1])
-    np.square(t, out=t)
-    np.negative(t, out=t)
-    result *= np.exp(t, out=t)
+    xp.square(t, out=t)
+    xp.negative(t, out=t)
+    result *= xp.exp(t, out=t)
 
+    # large region, erfc(y) = exp(-y^2) / y * (1/sqrt(pi) - R(1/y^2) / y^2), rare: by indexing
     large = y > 4.0
-    if large.any():  # erfc(y) = exp(-y^2) / y * (1/sqrt(pi) - R(1/y^2) / y^2)
+    if large.any() if xp.is_numpy else xp.any(large):  # the method skips np.any's dispatch
         yl = y[large]
         inv_sq = 1.0 / (yl * yl)
         tail = inv_sq * _rational(inv_sq, _ERFC_P[:-1], _ERFC_Q, lead=_ERFC_P[-1])
-        result[large] = np.exp(-yl * yl) * (_ONE_OVER_SQRT_PI - tail) / yl
+        result[large] = xp.exp(-yl * yl) * (_ONE_OVER_SQRT_PI - tail) / yl
 
     # erfc(-y) = 2 - erfc(y): result += [x < 0] * (2 - 2 result)
-    np.multiply(result, -2.0, out=t)
+    xp.multiply(result, -2.0, out=t)
     t += 2.0
-    t *= x < 0
+    t *= xp.astype(x < 0, t.dtype)
     result += t
 
     # small region, erfc(x) = 1 - x P(x^2) / Q(x^2), blended in where |x| <= 0.46875
-    small_x = np.clip(x, -0.46875, 0.46875)
-    np.square(small_x, out=t)
+    small_x = xp.clip(x, -0.46875, 0.46875)
+    xp.square(small_x, out=t)
     erfc_small = _rational(t, _ERF_A[:-1], _ERF_B, lead=_ERF_A[-1])
     erfc_small *= small_x
-    np.subtract(1.0, erfc_small, out=erfc_small)
+    xp.subtract(1.0, erfc_small, out=erfc_small)
     erfc_small -= result
-    erfc_small *= y <= 0.46875
+    erfc_small *= xp.astype(y <= 0.46875, t.dtype)
     result += erfc_small
     return result
 
@@ -212,39 +234,42 @@ class Activation:
     derivative_latex: str = ""
     trainable: bool = True
 
-    def forward(self, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    def forward(self, z: Array, out: Array | None = None) -> Array:
         """``A = g(Z)``.
 
         Parameters
         ----------
-        z : ndarray of shape (m, n)
-            Pre-activations, one example per row.
-        out : ndarray of the same shape and dtype, optional
+        z : array of shape (m, n)
+            Pre-activations, one example per row: an array of the active backend, or a
+            NumPy array or list (copied to the backend).
+        out : array of the active backend, same shape and dtype as ``z``, optional
             Written into and returned. It must not share memory with ``z``.
+
+        Returns
+        -------
+        array of shape (m, n), of the active backend
         """
         raise NotImplementedError
 
-    def derivative(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+    def derivative(self, z: Array, a: Array) -> Array:
         """``g'(Z)`` elementwise; ``a = g(z)`` is passed so it can be reused."""
         raise NotImplementedError
 
-    def backward(
-        self, dA: np.ndarray, z: np.ndarray, a: np.ndarray, out: np.ndarray | None = None
-    ) -> np.ndarray:
+    def backward(self, dA: Array, z: Array, a: Array, out: Array | None = None) -> Array:
         """The chain rule ``dZ = dA * g'(Z)``.
 
         Parameters
         ----------
-        dA : ndarray of shape (m, n)
+        dA : array of shape (m, n)
             Gradient of the loss with respect to ``A``.
-        z, a : ndarray of shape (m, n)
-            The forward pass's input and output.
-        out : ndarray of shape (m, n), optional
+        z, a : array of shape (m, n)
+            The forward pass's input and output. All three are arrays of the active backend.
+        out : array of shape (m, n), optional
             Written into and returned; may be ``dA`` itself (in place), not ``z`` or ``a``.
         """
-        return np.multiply(dA, self.derivative(z, a), out=out)
+        return xp.multiply(dA, self.derivative(z, a), out=out)
 
-    def __call__(self, z: Any) -> np.ndarray:
+    def __call__(self, z: Any) -> Array:
         return self.forward(_as_float(z))
 
     def get_config(self) -> dict:
@@ -281,12 +306,12 @@ class Linear(Activation):
     derivative_latex = r"g'(z) = 1"
 
     def forward(self, z, out=None):
-        out = _buffer(z, out)
-        np.copyto(out, z)
+        z, out = _input_and_buffer(z, out)
+        xp.copyto(out, z)
         return out
 
     def derivative(self, z, a):
-        return np.ones_like(z)
+        return xp.ones_like(z)
 
     def backward(self, dA, z, a, out=None):
         return _copy_of(dA, out)
@@ -308,13 +333,15 @@ class ReLU(Activation):
     derivative_latex = r"g'(z) = \begin{cases} 1 & z > 0 \\ 0 & z \le 0 \end{cases}"
 
     def forward(self, z, out=None):
-        return np.maximum(z, 0, out=_buffer(z, out))
+        z, out = _input_and_buffer(z, out)
+        return xp.maximum(z, 0, out=out)
 
     def derivative(self, z, a):
-        return (z > 0).astype(z.dtype)
+        return xp.astype(z > 0, z.dtype)
 
     def backward(self, dA, z, a, out=None):
-        return np.multiply(dA, z > 0, out=out)  # dZ = dA * [z > 0]
+        # dZ = dA * [z > 0]; on NumPy the float mask is also faster than a boolean one
+        return xp.multiply(dA, xp.astype(z > 0, dA.dtype), out=out)
 
 
 class LeakyReLU(Activation):
@@ -340,20 +367,22 @@ class LeakyReLU(Activation):
         self.alpha = check_float("alpha", alpha, low=0.0)
 
     def forward(self, z, out=None):
-        out = np.multiply(z, self.alpha, out=_buffer(z, out))
+        z, out = _input_and_buffer(z, out)
+        xp.multiply(z, self.alpha, out=out)
         # max(z, alpha*z) is z for z > 0 and alpha*z for z < 0 when alpha <= 1 (min when > 1)
-        pick = np.maximum if self.alpha <= 1.0 else np.minimum
+        pick = xp.maximum if self.alpha <= 1.0 else xp.minimum
         return pick(z, out, out=out)
 
     def derivative(self, z, a):
         # alpha + (1 - alpha) * [z > 0]: arithmetic on the 0/1 mask is several times
         # faster than np.where or a masked ufunc when the signs of z are random
-        slope = np.multiply(z > 0, 1.0 - self.alpha, dtype=z.dtype)
+        slope = xp.astype(z > 0, z.dtype)
+        slope *= 1.0 - self.alpha
         slope += self.alpha
         return slope
 
     def backward(self, dA, z, a, out=None):
-        return np.multiply(dA, self.derivative(z, a), out=out)
+        return xp.multiply(dA, self.derivative(z, a), out=out)
 
     def get_config(self):
         return {**super().get_config(), "alpha": self.alpha}
@@ -375,6 +404,7 @@ class Sigmoid(Activation):
     derivative_latex = r"g'(z) = g(z)\,(1 - g(z))"
 
     def forward(self, z, out=None):
+        z, out = _input_and_buffer(z, out)
         return _sigmoid(z, out)
 
     def derivative(self, z, a):
@@ -383,7 +413,7 @@ class Sigmoid(Activation):
     def backward(self, dA, z, a, out=None):
         slope = 1.0 - a
         slope *= a
-        return np.multiply(dA, slope, out=out)
+        return xp.multiply(dA, slope, out=out)
 
 
 class Tanh(Activation):
@@ -400,15 +430,16 @@ class Tanh(Activation):
     derivative_latex = r"g'(z) = 1 - g(z)^2"
 
     def forward(self, z, out=None):
-        return np.tanh(z, out=_buffer(z, out))
+        z, out = _input_and_buffer(z, out)
+        return xp.tanh(z, out=out)
 
     def derivative(self, z, a):
         return 1.0 - a * a
 
     def backward(self, dA, z, a, out=None):
-        slope = np.square(a)
-        np.subtract(1.0, slope, out=slope)
-        return np.multiply(dA, slope, out=out)
+        slope = xp.square(a)
+        xp.subtract(1.0, slope, out=slope)
+        return xp.multiply(dA, slope, out=out)
 
 
 class Softmax(Activation):
@@ -436,9 +467,13 @@ class Softmax(Activation):
     )
 
     def forward(self, z, out=None):
-        out = np.subtract(z, z.max(axis=-1, keepdims=True), out=_buffer(z, out))
-        np.exp(out, out=out)
-        out /= out.sum(axis=-1, keepdims=True)
+        z, out = _input_and_buffer(z, out)
+        # on NumPy the ndarray methods skip np.max's and np.sum's Python-level dispatch (~1 µs)
+        fast = xp.is_numpy
+        row_max = z.max(axis=-1, keepdims=True) if fast else xp.max(z, axis=-1, keepdims=True)
+        xp.subtract(z, row_max, out=out)
+        xp.exp(out, out=out)
+        out /= out.sum(axis=-1, keepdims=True) if fast else xp.sum(out, axis=-1, keepdims=True)
         return out
 
     def derivative(self, z, a):
@@ -450,8 +485,12 @@ class Softmax(Activation):
         )
 
     def backward(self, dA, z, a, out=None):
-        row_dot = np.einsum("...j,...j->...", dA, a)[..., np.newaxis]  # sum_k dA_k * A_k
-        out = np.subtract(dA, row_dot, out=out)
+        # row_dot = sum_k dA_k * A_k, one number per row (einsum on NumPy skips the product array)
+        if xp.is_numpy:
+            row_dot = np.einsum("...j,...j->...", dA, a)[..., np.newaxis]
+        else:
+            row_dot = xp.sum(dA * a, axis=-1, keepdims=True)
+        out = xp.subtract(dA, row_dot, out=out)
         out *= a
         return out
 
@@ -473,10 +512,14 @@ class BinaryStep(Activation):
     trainable = False
 
     def forward(self, z, out=None):
-        return np.greater_equal(z, 0, out=_buffer(z, out))
+        z, out = _input_and_buffer(z, out)
+        step = z >= 0
+        # NumPy copies the booleans as 0.0/1.0; the array API needs them as floats first
+        xp.copyto(out, step if xp.is_numpy else xp.astype(step, out.dtype))
+        return out
 
     def derivative(self, z, a):
-        return np.zeros_like(z)
+        return xp.zeros_like(z)
 
     def backward(self, dA, z, a, out=None):
         raise ValueError(
@@ -487,24 +530,26 @@ class BinaryStep(Activation):
         )
 
 
-def _elu(z: np.ndarray, alpha: float, out: np.ndarray) -> np.ndarray:
+def _elu(z: Array, alpha: float, out: Array) -> Array:
     """``max(z, 0) + alpha * (exp(min(z, 0)) - 1)``: ELU without ever overflowing ``exp``."""
-    np.minimum(z, 0, out=out)
-    np.expm1(out, out=out)
+    xp.minimum(z, 0, out=out)
+    xp.expm1(out, out=out)
     out *= alpha
-    out += np.maximum(z, 0)
+    out += xp.maximum(z, 0)
     return out
 
 
-def _elu_slope(z: np.ndarray, a: np.ndarray, negative_scale: float, slope_positive: float):
+def _elu_slope(z: Array, a: Array, negative_scale: float, slope_positive: float) -> Array:
     """The slope of ``a = scale * elu(z)``: ``a + scale * alpha`` for z <= 0, ``scale`` for z > 0.
 
     ``negative_scale = scale * alpha``. Written as ``min(a, 0) + scale*alpha +
     (scale - scale*alpha) * [z > 0]``: arithmetic on the 0/1 mask, no np.where.
     """
-    slope = np.minimum(a, 0)
+    slope = xp.minimum(a, 0)
     slope += negative_scale
-    slope += np.multiply(z > 0, slope_positive - negative_scale, dtype=z.dtype)
+    positive = xp.astype(z > 0, z.dtype)
+    positive *= slope_positive - negative_scale
+    slope += positive
     return slope
 
 
@@ -534,7 +579,8 @@ class ELU(Activation):
         self.alpha = check_positive("alpha", alpha)
 
     def forward(self, z, out=None):
-        return _elu(z, self.alpha, _buffer(z, out))
+        z, out = _input_and_buffer(z, out)
+        return _elu(z, self.alpha, out)
 
     def derivative(self, z, a):
         return _elu_slope(z, a, self.alpha, 1.0)
@@ -565,7 +611,8 @@ class SELU(Activation):
     )
 
     def forward(self, z, out=None):
-        out = _elu(z, self.alpha, _buffer(z, out))
+        z, out = _input_and_buffer(z, out)
+        out = _elu(z, self.alpha, out)
         out *= self.scale
         return out
 
@@ -588,19 +635,20 @@ class Softplus(Activation):
     derivative_latex = r"g'(z) = \sigma(z) = \frac{1}{1 + e^{-z}}"
 
     def forward(self, z, out=None):
-        out = np.abs(z, out=_buffer(z, out))
-        np.negative(out, out=out)
-        np.exp(out, out=out)
-        np.log1p(out, out=out)
-        out += np.maximum(z, 0)
+        z, out = _input_and_buffer(z, out)
+        xp.abs(z, out=out)
+        xp.negative(out, out=out)
+        xp.exp(out, out=out)
+        xp.log1p(out, out=out)
+        out += xp.maximum(z, 0)
         return out
 
     def derivative(self, z, a):
-        return _sigmoid(z)
+        return _sigmoid(z, xp.empty_like(z))
 
     def backward(self, dA, z, a, out=None):
-        slope = _sigmoid(z)
-        return np.multiply(dA, slope, out=out)
+        slope = _sigmoid(z, xp.empty_like(z))
+        return xp.multiply(dA, slope, out=out)
 
 
 class Softsign(Activation):
@@ -617,15 +665,16 @@ class Softsign(Activation):
     derivative_latex = r"g'(z) = \frac{1}{(1 + |z|)^2}"
 
     def forward(self, z, out=None):
-        out = np.abs(z, out=_buffer(z, out))
+        z, out = _input_and_buffer(z, out)
+        xp.abs(z, out=out)
         out += 1.0
-        return np.divide(z, out, out=out)
+        return xp.divide(z, out, out=out)
 
     def derivative(self, z, a):
-        slope = np.abs(z)
+        slope = xp.abs(z)
         slope += 1.0
-        np.reciprocal(slope, out=slope)  # 1/(1+|z|) first, so squaring cannot overflow
-        return np.square(slope, out=slope)
+        xp.reciprocal(slope, out=slope)  # 1/(1+|z|) first, so squaring cannot overflow
+        return xp.square(slope, out=slope)
 
 
 class Swish(Activation):
@@ -643,12 +692,13 @@ class Swish(Activation):
     derivative_latex = r"g'(z) = \sigma(z) + g(z)\,(1 - \sigma(z))"
 
     def forward(self, z, out=None):
-        out = _sigmoid(z, _buffer(z, out))
+        z, out = _input_and_buffer(z, out)
+        out = _sigmoid(z, out)
         out *= z
         return out
 
     def derivative(self, z, a):
-        s = _sigmoid(z)
+        s = _sigmoid(z, xp.empty_like(z))
         slope = 1.0 - s
         slope *= a
         slope += s
@@ -670,8 +720,8 @@ class GELU(Activation):
 
     With ``approximate=True`` the tanh form
     ``g(z) = z / 2 * (1 + tanh(sqrt(2/pi) * (z + 0.044715 z^3)))`` is used.
-    ``approximate=False`` (the default, as in Keras) uses a NumPy implementation
-    of erf (W. J. Cody's rational approximations, accurate to about 1e-15).
+    ``approximate=False`` (the default, as in Keras) computes erf with elementwise
+    array operations (W. J. Cody's rational approximations, accurate to about 1e-15).
 
     Parameters
     ----------
@@ -689,23 +739,23 @@ class GELU(Activation):
             raise TypeError(f"approximate must be True or False, got {approximate!r}")
         self.approximate = bool(approximate)
 
-    def _tanh_inner(self, z: np.ndarray) -> np.ndarray:
+    def _tanh_inner(self, z: Array) -> Array:
         """``tanh(u)`` with ``u = sqrt(2/pi) * (z + 0.044715 z^3)``."""
         u = z * z
         u *= _GELU_CUBIC
         u += 1.0
         u *= z
         u *= _SQRT_2_OVER_PI
-        return np.tanh(u, out=u)
+        return xp.tanh(u, out=u)
 
     def forward(self, z, out=None):
-        out = _buffer(z, out)
+        z, out = _input_and_buffer(z, out)
         if self.approximate:
-            np.copyto(out, self._tanh_inner(z))
+            xp.copyto(out, self._tanh_inner(z))
             out += 1.0
         else:
-            np.multiply(z, -_SQRT_HALF, out=out)
-            np.copyto(out, _erfc(out))  # erfc(-z/sqrt2) = 1 + erf(z/sqrt2) = 2 Phi(z)
+            xp.multiply(z, -_SQRT_HALF, out=out)
+            xp.copyto(out, _erfc(out))  # erfc(-z/sqrt2) = 1 + erf(z/sqrt2) = 2 Phi(z)
         out *= z
         out *= 0.5
         return out
@@ -726,7 +776,7 @@ class GELU(Activation):
             return slope
         density = z * z
         density *= -0.5
-        np.exp(density, out=density)
+        xp.exp(density, out=density)
         density *= _ONE_OVER_SQRT_2PI  # phi(z)
         cdf = _erfc(z * -_SQRT_HALF)
         cdf *= 0.5  # Phi(z)
@@ -752,14 +802,19 @@ class HardSigmoid(Activation):
     derivative_latex = r"g'(z) = \begin{cases} 1/6 & -3 < z < 3 \\ 0 & \text{otherwise} \end{cases}"
 
     def forward(self, z, out=None):
-        out = np.add(z, 3.0, out=_buffer(z, out))
-        np.clip(out, 0.0, 6.0, out=out)
+        z, out = _input_and_buffer(z, out)
+        xp.add(z, 3.0, out=out)
+        if xp.is_numpy:
+            xp.clip(out, 0.0, 6.0, out=out)
+        else:  # the array API's clip has no out=
+            xp.copyto(out, xp.clip(out, 0.0, 6.0))
         out /= 6.0
         return out
 
     def derivative(self, z, a):
-        inside = (z > -3.0) & (z < 3.0)
-        return np.multiply(inside, 1.0 / 6.0, dtype=z.dtype)
+        slope = xp.astype((z > -3.0) & (z < 3.0), z.dtype)
+        slope *= 1.0 / 6.0
+        return slope
 
 
 # --------------------------------------------------------------------------------------

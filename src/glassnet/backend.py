@@ -78,11 +78,6 @@ class Namespace:
     is_numpy: bool
     array_type: type
 
-    def __getattr__(self, item: str) -> Any:  # only reached for names not set by set_backend
-        raise AttributeError(
-            f"glassnet.backend.xp has no function {item!r} (backend {self.__dict__.get('name')!r})"
-        )
-
     def __repr__(self) -> str:
         return f"<glassnet.backend.xp: {self.name}>"
 
@@ -99,7 +94,7 @@ _ELEMENTWISE = (
 _REDUCTIONS = ("sum", "max", "min", "mean", "prod", "argmax", "any", "all")
 _PLAIN = (
     "asarray", "empty", "zeros", "ones", "full", "empty_like", "zeros_like", "ones_like", "full_like",
-    "arange", "reshape", "stack", "where", "clip", "finfo", "argsort", "searchsorted", "count_nonzero",
+    "arange", "reshape", "stack", "where", "finfo", "argsort", "searchsorted", "count_nonzero",
     "float32", "float64", "int64", "int32", "bool",
 )
 
@@ -111,6 +106,7 @@ def _numpy_functions() -> dict[str, Any]:
     functions.update(
         matmul=np.dot,  # for 2-D and 1-D operands; several µs faster than np.matmul on small arrays
         concatenate=np.concatenate,
+        clip=np.clip,
         copy=np.copy,
         cumsum=np.cumsum,
         vdot=np.vdot,  # Σ a_i b_i of two 1-D arrays
@@ -127,9 +123,15 @@ def _numpy_functions() -> dict[str, Any]:
 
 
 def _into(out: Any, result: Any) -> Any:
-    """The array API has no ``out=``: copy the fresh ``result`` into ``out``."""
+    """The array API has no ``out=``: copy the fresh ``result`` into ``out``.
+
+    As NumPy's ``out=`` does, a result of another dtype (``greater(a, b, out=float_array)``)
+    is cast to the dtype of ``out``.
+    """
     if out is None:
         return result
+    if result.dtype != out.dtype:
+        result = xp.astype(result, out.dtype)
     out[...] = result
     return out
 
@@ -177,6 +179,7 @@ def _array_api_functions(module: Any, to_numpy: Callable, from_numpy: Callable) 
         return module.sum(a * b)
 
     functions.update(
+        clip=_elementwise(module.clip),
         concatenate=module.concat,
         copy=lambda x: module.asarray(x, copy=True),
         cumsum=lambda x, axis=None: module.cumulative_sum(x, axis=axis),
@@ -187,7 +190,9 @@ def _array_api_functions(module: Any, to_numpy: Callable, from_numpy: Callable) 
         reciprocal=reciprocal,
         take=take,
         copyto=copyto,
-        errstate=lambda **kwargs: contextlib.nullcontext(),
+        # NumPy's floating-point error state: it governs array-api-strict (NumPy underneath)
+        # and is harmless elsewhere.
+        errstate=np.errstate,
         # Computing into a fresh array and then copying makes overlap harmless.
         may_share_memory=lambda a, b: False,
         to_numpy=to_numpy,

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from glassnet._validation import check_bool, check_choice, check_float, check_int
+from glassnet.backend import xp
 
 
 class Callback:
@@ -314,7 +315,7 @@ class EarlyStopping(Callback):
         if self._improved(value, self.best):
             self.best, self.best_epoch = value, epoch
             if self.restore_best_weights:
-                self.best_weights = self.model._trainable_buffer().copy()
+                self.best_weights = xp.copy(self.model._trainable_buffer())
             if self.baseline is None or self._improved(value, self.baseline):
                 self.wait = 0
             return
@@ -481,7 +482,7 @@ class ModelCheckpoint(Callback):
                 f"ModelCheckpoint filepath {self.filepath!r} cannot be filled in from the epoch "
                 f"logs ({type(exc).__name__}: {exc}); available fields: epoch, {', '.join(logs)}"
             ) from None
-        if not np.isfinite(self.model.parameters).all():
+        if not bool(xp.all(xp.isfinite(self.model.parameters))):
             # A diverged model must not overwrite the last good checkpoint (and could
             # not be loaded back); this is worth a warning whatever ``verbose`` says.
             warnings.warn(

@@ -27,6 +27,15 @@ loss a single probability can produce is ``-log(1e-7) ≈ 16.1``. Losses written
 in terms of logits (``from_logits=True``, or ``per_sample(..., z=Z)``) need no
 clipping: they use ``max(z, 0) - z·y + log(1 + e^{-|z|})`` and the log-sum-exp
 trick, which are exact and never overflow, even for float32 logits of ±1e4.
+
+Backends
+--------
+The computations go through ``xp``, the namespace of the active array backend
+(:mod:`glassnet.backend`): ``per_sample``, ``gradient`` and ``output_gradient``
+accept NumPy arrays or array-likes and return arrays of the active backend (NumPy
+arrays on the default backend). :meth:`Loss.prepare_targets` checks the user's
+targets once, on the host, and returns a NumPy array; the model copies it to the
+backend.
 """
 
 from __future__ import annotations
@@ -36,8 +45,9 @@ from typing import Any
 
 import numpy as np
 
-from glassnet import activations
+from glassnet import activations, backend
 from glassnet._validation import check_array, check_choice, check_float, check_int
+from glassnet.backend import dtype_name, xp
 from glassnet.config import float_dtype
 
 EPSILON = 1e-7
@@ -48,18 +58,22 @@ _softmax = activations.Softmax().forward   # softmax(z)_j = e^{z_j - max z} / Σ
 
 
 # --------------------------------------------------------------------------- helpers
-def _log_softmax(z: np.ndarray) -> np.ndarray:
-    """``log softmax(z)_j = z_j - log Σ_c e^{z_c}`` along axis 1, via log-sum-exp.
-
-    Subtracting the row maximum first makes every exponent ``≤ 0``. Shape ``(m, k)``.
-    """
-    shifted = z - z.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+def _on_backend(array: Any) -> Any:
+    """``array`` as an array of the active backend (NumPy data and lists are copied over)."""
+    return array if isinstance(array, xp.array_type) else xp.from_numpy(np.asarray(array))
 
 
-def _as_float(array: Any) -> np.ndarray:
-    array = np.asarray(array)
-    return array if array.dtype.kind == "f" else array.astype(float_dtype())
+def _as_float(array: Any) -> Any:
+    """``array`` as a float array of the active backend; ints and bools become the float type
+    of :func:`glassnet.config.floatx`."""
+    array = xp.asarray(array)  # NumPy data and lists become arrays of the backend
+    try:
+        if array.dtype.kind == "f":  # NumPy and CuPy dtypes: the cheapest test
+            return array
+    except AttributeError:  # dtypes of the array API standard have no .kind
+        if dtype_name(array).startswith("float"):
+            return array
+    return xp.astype(array, backend.float_dtype())
 
 
 def _as_rows(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -78,8 +92,75 @@ def _as_rows(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
     return y_true, y_pred
 
 
+def _class_ids(y_true: Any) -> np.ndarray:
+    """Class ids ``c`` (``(m,)`` or ``(m, 1)``) as an integer array of shape ``(m,)``."""
+    if xp.is_numpy:
+        ids = np.asarray(y_true).reshape(-1)
+        return ids if ids.dtype.kind in "iu" else ids.astype(np.int64)
+    ids = xp.reshape(_on_backend(y_true), (-1,))
+    return ids if dtype_name(ids).startswith(("int", "uint")) else xp.astype(ids, xp.int64)
+
+
 def _empty_like(y_pred: np.ndarray, out: np.ndarray | None) -> np.ndarray:
-    return np.empty_like(y_pred) if out is None else out
+    return xp.empty_like(y_pred) if out is None else out
+
+
+def _row_sums(values: np.ndarray) -> np.ndarray:
+    """``Σ_j values_ij``, shape ``(m, 1)``."""
+    if xp.is_numpy:  # np.add.reduce skips np.sum's Python wrapper (about 1 µs a call)
+        return np.add.reduce(values, axis=1, keepdims=True)
+    return xp.sum(values, axis=1, keepdims=True)
+
+
+def _sum_over_outputs(values: np.ndarray) -> np.ndarray:
+    """``Σ_j values_ij``, shape ``(m,)``."""
+    if xp.is_numpy:
+        return np.add.reduce(values, axis=1)
+    return xp.sum(values, axis=1)
+
+
+def _row_max(values: np.ndarray) -> np.ndarray:
+    """``max_j values_ij``, shape ``(m, 1)``."""
+    if xp.is_numpy:
+        return np.maximum.reduce(values, axis=1, keepdims=True)
+    return xp.max(values, axis=1, keepdims=True)
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    """``log softmax(z)_j = z_j - log Σ_c e^{z_c}`` along axis 1, via log-sum-exp.
+
+    Subtracting the row maximum first makes every exponent ``≤ 0``. Shape ``(m, k)``.
+    """
+    shifted = z - _row_max(z)
+    return shifted - xp.log(_row_sums(xp.exp(shifted)))
+
+
+def _pick(matrix: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """``matrix[i, c_i]`` for every row ``i``, shape ``(m,)``.
+
+    The array API has no ``matrix[rows, ids]``; ``take`` on the flattened matrix with
+    the flat index ``i·k + c_i`` of each row's entry does the same.
+    """
+    if xp.is_numpy:  # NumPy's own indexing is faster than np.take(np.reshape(...)) by ~1 µs
+        return matrix[np.arange(matrix.shape[0]), ids]
+    m, k = matrix.shape
+    return xp.take(xp.reshape(matrix, (-1,)), xp.arange(0, m * k, k) + ids)
+
+
+def _one_hot(ids: np.ndarray, k: int, dtype: Any) -> np.ndarray:
+    """The one-hot rows of class ids: ``[i, j] = 1`` where ``j = c_i``, else 0; shape ``(m, k)``."""
+    return xp.astype(xp.reshape(ids, (-1, 1)) == xp.arange(k), dtype)
+
+
+def _subtract_one_hot(out: np.ndarray, ids: np.ndarray) -> None:
+    """``out[i, c_i] -= 1`` for every row ``i``, in place."""
+    if not xp.is_numpy:
+        out -= _one_hot(ids, out.shape[1], out.dtype)
+    elif out.flags.c_contiguous:  # one flat index per row, no (m, k) temporary
+        k = out.shape[1]
+        out.reshape(-1)[np.arange(0, len(ids) * k, k) + ids] -= 1.0
+    else:
+        out[np.arange(len(ids)), ids] -= 1.0
 
 
 def mean_over_outputs(values: np.ndarray) -> np.ndarray:
@@ -89,21 +170,44 @@ def mean_over_outputs(values: np.ndarray) -> np.ndarray:
     """
     if values.shape[1] == 1:
         return values[:, 0]
-    return np.add.reduce(values, axis=1) / values.shape[1]
+    if xp.is_numpy:
+        return np.add.reduce(values, axis=1) / values.shape[1]
+    return xp.sum(values, axis=1) / values.shape[1]
 
 
 def sample_weight_vector(sample_weight: Any, m: int) -> np.ndarray | None:
-    """Check ``sample_weight`` and return it as shape ``(m,)`` (``None`` stays ``None``)."""
+    """Check ``sample_weight`` and return it as shape ``(m,)`` (``None`` stays ``None``).
+
+    NumPy data and lists are checked on the host (numbers, finite) and copied to the
+    backend; an array of another active backend (the model's own weights, checked by
+    ``fit``) only has its size checked, so that it never leaves the device.
+    """
     if sample_weight is None:
         return None
-    weights = check_array("sample_weight", sample_weight, ndim=(0, 1, 2), allow_empty=True)
+    if not xp.is_numpy and isinstance(sample_weight, xp.array_type):
+        weights = sample_weight
+    else:
+        weights = xp.from_numpy(check_array(
+            "sample_weight", sample_weight, ndim=(0, 1, 2), dtype=np.float64, allow_empty=True
+        ))
     if weights.ndim == 0:
-        return np.full(m, float(weights))
-    if weights.size != m:
+        return xp.full((m,), float(weights), dtype=xp.float64)
+    if math.prod(weights.shape) != m:
         raise ValueError(
             f"sample_weight must hold one weight per sample ({m}), got shape {weights.shape}"
         )
-    return weights.reshape(m)
+    return xp.reshape(weights, (m,))
+
+
+def _host_dtype(dtype: Any) -> np.dtype:
+    """``dtype`` (``None``: the configured float type) as a NumPy dtype; a dtype of another
+    backend, such as ``array_api_strict.float32``, is read by its name."""
+    if dtype is None:
+        return float_dtype()
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        return np.dtype(str(dtype).rsplit(".", 1)[-1])
 
 
 def _first_offending_value(values: np.ndarray, bad: np.ndarray) -> str:
@@ -148,7 +252,8 @@ class Loss:
 
         Returns
         -------
-        ndarray of shape (m, n_outputs) and the given float dtype.
+        NumPy ndarray of shape (m, n_outputs) and the given float dtype (the model
+        copies it to the active backend).
         """
         n_outputs = check_int("n_outputs", n_outputs)
         y = self._check_values(check_array("y", y, ndim=(1, 2)))
@@ -160,7 +265,7 @@ class Loss:
                 f"{n_outputs} output unit(s), got y of shape {y.shape}"
             )
         y = self._convert(y)
-        return np.ascontiguousarray(y, dtype=float_dtype() if dtype is None else dtype)
+        return np.ascontiguousarray(y, dtype=_host_dtype(dtype))
 
     def _check_values(self, y: np.ndarray) -> np.ndarray:
         """Hook: raise if the values of ``y`` make no sense for this loss."""
@@ -185,10 +290,11 @@ class Loss:
     ) -> float:
         """Batch loss ``L = (1/m) Σ_i w_i l_i`` (a Python float)."""
         losses = self.per_sample(y_true, y_pred, z=z)
-        weights = sample_weight_vector(sample_weight, len(losses))
+        m = losses.shape[0]
+        weights = sample_weight_vector(sample_weight, m)
         if weights is None:
-            return float(np.mean(losses))
-        return float(np.dot(weights, losses) / len(losses))
+            return float(xp.mean(losses))
+        return float(xp.vdot(weights, losses)) / m
 
     # -- gradients -------------------------------------------------------------
     def gradient(self, y_true: Any, y_pred: Any, out: np.ndarray | None = None) -> np.ndarray:
@@ -239,11 +345,11 @@ class MeanSquaredError(Loss):
 
     def per_sample(self, y_true: Any, y_pred: Any, z: Any = None) -> np.ndarray:
         y_true, y_pred = _as_rows(y_true, y_pred)
-        return mean_over_outputs(np.square(y_pred - y_true))
+        return mean_over_outputs(xp.square(y_pred - y_true))
 
     def gradient(self, y_true: Any, y_pred: Any, out: np.ndarray | None = None) -> np.ndarray:
         y_true, y_pred = _as_rows(y_true, y_pred)
-        out = np.subtract(y_pred, y_true, out=_empty_like(y_pred, out))
+        out = xp.subtract(y_pred, y_true, out=_empty_like(y_pred, out))
         out *= 2.0 / y_pred.shape[1]
         return out
 
@@ -260,12 +366,12 @@ class MeanAbsoluteError(Loss):
 
     def per_sample(self, y_true: Any, y_pred: Any, z: Any = None) -> np.ndarray:
         y_true, y_pred = _as_rows(y_true, y_pred)
-        return mean_over_outputs(np.abs(y_pred - y_true))
+        return mean_over_outputs(xp.abs(y_pred - y_true))
 
     def gradient(self, y_true: Any, y_pred: Any, out: np.ndarray | None = None) -> np.ndarray:
         y_true, y_pred = _as_rows(y_true, y_pred)
-        out = np.subtract(y_pred, y_true, out=_empty_like(y_pred, out))
-        np.sign(out, out=out)
+        out = xp.subtract(y_pred, y_true, out=_empty_like(y_pred, out))
+        xp.sign(out, out=out)
         out *= 1.0 / y_pred.shape[1]
         return out
 
@@ -299,15 +405,16 @@ class Huber(Loss):
     def per_sample(self, y_true: Any, y_pred: Any, z: Any = None) -> np.ndarray:
         y_true, y_pred = _as_rows(y_true, y_pred)
         error = y_pred - y_true
-        abs_error = np.abs(error)
-        quadratic = 0.5 * np.square(error)
+        abs_error = xp.abs(error)
+        quadratic = 0.5 * xp.square(error)
         linear = self.delta * abs_error - 0.5 * self.delta**2
-        return mean_over_outputs(np.where(abs_error <= self.delta, quadratic, linear))
+        return mean_over_outputs(xp.where(abs_error <= self.delta, quadratic, linear))
 
     def gradient(self, y_true: Any, y_pred: Any, out: np.ndarray | None = None) -> np.ndarray:
         y_true, y_pred = _as_rows(y_true, y_pred)
-        out = np.subtract(y_pred, y_true, out=_empty_like(y_pred, out))
-        np.clip(out, -self.delta, self.delta, out=out)
+        out = xp.subtract(y_pred, y_true, out=_empty_like(y_pred, out))
+        xp.minimum(out, self.delta, out=out)                  # clip(e, -δ, δ)
+        xp.maximum(out, -self.delta, out=out)
         out *= 1.0 / y_pred.shape[1]
         return out
 
@@ -331,14 +438,14 @@ class LogCosh(Loss):
         y_true, y_pred = _as_rows(y_true, y_pred)
         error = y_pred - y_true
         # softplus(t) = log(1 + e^t) = max(t, 0) + log1p(e^{-|t|}), with t = -2e
-        softplus = np.maximum(-2.0 * error, 0.0) + np.log1p(np.exp(-2.0 * np.abs(error)))
+        softplus = xp.maximum(-2.0 * error, 0.0) + xp.log1p(xp.exp(-2.0 * xp.abs(error)))
         # log cosh >= 0; the subtraction of log 2 can round to -6e-8 in float32 near e = 0
-        return mean_over_outputs(np.maximum(error + softplus - math.log(2.0), 0.0))
+        return mean_over_outputs(xp.maximum(error + softplus - math.log(2.0), 0.0))
 
     def gradient(self, y_true: Any, y_pred: Any, out: np.ndarray | None = None) -> np.ndarray:
         y_true, y_pred = _as_rows(y_true, y_pred)
-        out = np.subtract(y_pred, y_true, out=_empty_like(y_pred, out))
-        np.tanh(out, out=out)
+        out = xp.subtract(y_pred, y_true, out=_empty_like(y_pred, out))
+        xp.tanh(out, out=out)
         out *= 1.0 / y_pred.shape[1]
         return out
 
@@ -358,7 +465,8 @@ class Hinge(Loss):
 
     @staticmethod
     def _signed(y_true: np.ndarray) -> np.ndarray:
-        if np.all((y_true == 0) | (y_true == 1)):
+        """``2y - 1`` for labels in ``{0, 1}``; other labels unchanged (any backend)."""
+        if xp.all((y_true == 0) | (y_true == 1)):
             return 2.0 * y_true - 1.0
         return y_true
 
@@ -372,18 +480,19 @@ class Hinge(Loss):
         return y
 
     def _convert(self, y: np.ndarray) -> np.ndarray:
-        return self._signed(y)
+        # the targets are checked on the host (NumPy), whatever the backend
+        return 2.0 * y - 1.0 if np.all((y == 0) | (y == 1)) else y
 
     def per_sample(self, y_true: Any, y_pred: Any, z: Any = None) -> np.ndarray:
         y_true, y_pred = _as_rows(y_true, y_pred)
         margin = 1.0 - self._signed(y_true) * y_pred
-        return mean_over_outputs(np.maximum(margin, 0.0))
+        return mean_over_outputs(xp.maximum(margin, 0.0))
 
     def gradient(self, y_true: Any, y_pred: Any, out: np.ndarray | None = None) -> np.ndarray:
         y_true, y_pred = _as_rows(y_true, y_pred)
         signed = self._signed(y_true)
-        out = np.multiply(signed, -1.0 / y_pred.shape[1], out=_empty_like(y_pred, out))
-        out *= signed * y_pred < 1.0
+        out = xp.multiply(signed, -1.0 / y_pred.shape[1], out=_empty_like(y_pred, out))
+        out *= xp.astype(signed * y_pred < 1.0, out.dtype)          # 0 where the margin is met
         return out
 
 
@@ -431,7 +540,7 @@ class BinaryCrossentropy(Loss):
     @staticmethod
     def _from_logits(y_true: np.ndarray, z: np.ndarray) -> np.ndarray:
         # -[y log σ(z) + (1-y) log(1-σ(z))] = max(z, 0) - z y + log(1 + e^{-|z|})
-        return mean_over_outputs(np.maximum(z, 0.0) - z * y_true + np.log1p(np.exp(-np.abs(z))))
+        return mean_over_outputs(xp.maximum(z, 0.0) - z * y_true + xp.log1p(xp.exp(-xp.abs(z))))
 
     def per_sample(self, y_true: Any, y_pred: Any, z: Any = None) -> np.ndarray:
         y_true, y_pred = _as_rows(y_true, y_pred)
@@ -439,8 +548,8 @@ class BinaryCrossentropy(Loss):
             return self._from_logits(y_true, y_pred)
         if z is not None:
             return self._from_logits(y_true, _as_rows(y_true, z)[1])
-        a = np.clip(y_pred, EPSILON, 1.0 - EPSILON)
-        return mean_over_outputs(-(y_true * np.log(a) + (1.0 - y_true) * np.log1p(-a)))
+        a = xp.clip(y_pred, EPSILON, 1.0 - EPSILON)
+        return mean_over_outputs(-(y_true * xp.log(a) + (1.0 - y_true) * xp.log1p(-a)))
 
     def gradient(self, y_true: Any, y_pred: Any, out: np.ndarray | None = None) -> np.ndarray:
         y_true, y_pred = _as_rows(y_true, y_pred)
@@ -450,9 +559,9 @@ class BinaryCrossentropy(Loss):
             out -= y_true                                         #      - y
             out *= 1.0 / k
             return out
-        a = np.clip(y_pred, EPSILON, 1.0 - EPSILON)
-        inside = a == y_pred
-        out = np.subtract(a, y_true, out=_empty_like(y_pred, out))  # (a - y)
+        a = xp.clip(y_pred, EPSILON, 1.0 - EPSILON)
+        inside = xp.astype(a == y_pred, a.dtype)
+        out = xp.subtract(a, y_true, out=_empty_like(y_pred, out))  # (a - y)
         out /= a * (1.0 - a)                                        #   / (a (1 - a))
         out *= inside                                               # 0 where clipped
         if k != 1:
@@ -469,7 +578,9 @@ class BinaryCrossentropy(Loss):
     ) -> np.ndarray | None:
         """``dZ = (A - Y) / k`` for a sigmoid output (``(σ(Z) - Y) / k`` from logits)."""
         if activation_name == "sigmoid" and not self.from_logits:
-            out = np.subtract(a, y_true, out=_empty_like(a, out))
+            if not xp.is_numpy:
+                y_true, a = _on_backend(y_true), _on_backend(a)
+            out = xp.subtract(a, y_true, out=_empty_like(a, out))
             if a.shape[1] != 1:
                 out *= 1.0 / a.shape[1]
             return out
@@ -524,7 +635,7 @@ class CategoricalCrossentropy(Loss):
                 f"categorical_crossentropy expects one-hot targets of shape (m, {n_outputs}), "
                 f"got y of shape {y.shape}. {hint}"
             )
-        row_sums = y.sum(axis=1)
+        row_sums = y.sum(axis=1)  # host (NumPy) checks
         off = np.abs(row_sums - 1.0) > 1e-3
         if off.any() or (y < 0).any():
             detail = (
@@ -536,28 +647,28 @@ class CategoricalCrossentropy(Loss):
                 "categorical_crossentropy expects each row of y to be a probability vector "
                 f"(non-negative, summing to 1); {detail}. {hint}"
             )
-        return np.ascontiguousarray(y, dtype=float_dtype() if dtype is None else dtype)
+        return np.ascontiguousarray(y, dtype=_host_dtype(dtype))
 
     def per_sample(self, y_true: Any, y_pred: Any, z: Any = None) -> np.ndarray:
         y_true, y_pred = _as_rows(y_true, y_pred)
         if self.from_logits:
-            return -(y_true * _log_softmax(y_pred)).sum(axis=1)
+            return -_sum_over_outputs(y_true * _log_softmax(y_pred))
         if z is not None:
-            return -(y_true * _log_softmax(_as_rows(y_true, z)[1])).sum(axis=1)
-        a = np.clip(y_pred, EPSILON, 1.0 - EPSILON)
-        return -(y_true * np.log(a)).sum(axis=1)
+            return -_sum_over_outputs(y_true * _log_softmax(_as_rows(y_true, z)[1]))
+        a = xp.clip(y_pred, EPSILON, 1.0 - EPSILON)
+        return -_sum_over_outputs(y_true * xp.log(a))
 
     def gradient(self, y_true: Any, y_pred: Any, out: np.ndarray | None = None) -> np.ndarray:
         y_true, y_pred = _as_rows(y_true, y_pred)
         if self.from_logits:
             out = _softmax(y_pred, out=_empty_like(y_pred, out))   # softmax(z)
-            out *= y_true.sum(axis=1, keepdims=True)              #   · Σ_j y_j  (= 1)
+            out *= _row_sums(y_true)                              #   · Σ_j y_j  (= 1)
             out -= y_true                                         #   - y
             return out
-        a = np.clip(y_pred, EPSILON, 1.0 - EPSILON)
-        out = np.divide(y_true, a, out=_empty_like(y_pred, out))  # y / a
-        np.negative(out, out=out)                                 # -y / a
-        out *= a == y_pred                                        # 0 where clipped
+        a = xp.clip(y_pred, EPSILON, 1.0 - EPSILON)
+        out = xp.divide(y_true, a, out=_empty_like(y_pred, out))  # y / a
+        xp.negative(out, out=out)                                 # -y / a
+        out *= xp.astype(a == y_pred, a.dtype)                    # 0 where clipped
         return out
 
     def output_gradient(
@@ -570,7 +681,9 @@ class CategoricalCrossentropy(Loss):
     ) -> np.ndarray | None:
         """``dZ = A - Y`` for a softmax output (rows of ``Y`` sum to 1)."""
         if activation_name == "softmax" and not self.from_logits:
-            return np.subtract(a, y_true, out=_empty_like(a, out))
+            if not xp.is_numpy:
+                y_true, a = _on_backend(y_true), _on_backend(a)
+            return xp.subtract(a, y_true, out=_empty_like(a, out))
         return super().output_gradient(y_true, a, z, activation_name, out=out)
 
     def get_config(self) -> dict[str, Any]:
@@ -588,8 +701,9 @@ class SparseCategoricalCrossentropy(Loss):
     clip). From logits: ``l = log Σ_c e^{z_c} - z_{c_i}``, ``∂l/∂z = softmax(z) - onehot(c)``.
 
     Fused softmax + CE (:meth:`output_gradient`): ``dZ = A - onehot(c)``, formed by
-    copying ``A`` and subtracting 1 at ``[i, c_i]``; see :class:`CategoricalCrossentropy`
-    for the derivation.
+    copying ``A`` and subtracting 1 at ``[i, c_i]`` (on NumPy through one flat index per
+    row; the array API cannot write at an index array, so other backends subtract the
+    one-hot matrix); see :class:`CategoricalCrossentropy` for the derivation.
 
     Parameters
     ----------
@@ -632,42 +746,37 @@ class SparseCategoricalCrossentropy(Loss):
             )
         return y.astype(np.int64)
 
-    @staticmethod
-    def _ids(y_true: Any) -> np.ndarray:
-        ids = np.asarray(y_true).reshape(-1)
-        return ids if ids.dtype.kind in "iu" else ids.astype(np.int64)
-
-    def _rows(self, y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        ids = self._ids(y_true)
+    def _rows(self, y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
+        ids = _class_ids(y_true)
         y_pred = _as_float(y_pred)
-        if y_pred.ndim != 2 or len(ids) != len(y_pred):
+        if y_pred.ndim != 2 or ids.shape[0] != y_pred.shape[0]:
             raise ValueError(
-                f"y_pred must have shape (m, k) with m = {len(ids)} class ids, "
+                f"y_pred must have shape (m, k) with m = {ids.shape[0]} class ids, "
                 f"got {y_pred.shape}"
             )
-        return ids, y_pred, np.arange(len(ids))
+        return ids, y_pred
 
     def per_sample(self, y_true: Any, y_pred: Any, z: Any = None) -> np.ndarray:
-        ids, y_pred, rows = self._rows(y_true, y_pred)
+        ids, y_pred = self._rows(y_true, y_pred)
         if self.from_logits or z is not None:
             logits = y_pred if self.from_logits else _as_float(z)
-            shift = logits.max(axis=1)
-            log_sum_exp = shift + np.log(np.exp(logits - shift[:, None]).sum(axis=1))
-            return log_sum_exp - logits[rows, ids]
-        return -np.log(np.clip(y_pred[rows, ids], EPSILON, 1.0 - EPSILON))
+            shift = _row_max(logits)                                          # (m, 1)
+            log_sum_exp = shift + xp.log(_row_sums(xp.exp(logits - shift)))   # log Σ_c e^{z_c}
+            return log_sum_exp[:, 0] - _pick(logits, ids)                     #   - z_{c_i}
+        return -xp.log(xp.clip(_pick(y_pred, ids), EPSILON, 1.0 - EPSILON))
 
     def gradient(self, y_true: Any, y_pred: Any, out: np.ndarray | None = None) -> np.ndarray:
-        ids, y_pred, rows = self._rows(y_true, y_pred)
+        ids, y_pred = self._rows(y_true, y_pred)
         out = _empty_like(y_pred, out)
         if self.from_logits:
-            _softmax(y_pred, out=out)
-            out[rows, ids] -= 1.0
+            _softmax(y_pred, out=out)                                    # softmax(z)
+            _subtract_one_hot(out, ids)                                  #   - onehot(c)
             return out
-        out.fill(0.0)
-        true_class = y_pred[rows, ids]                               # a_{i, c_i}
-        clipped = np.clip(true_class, EPSILON, 1.0 - EPSILON)
-        out[rows, ids] = np.where(clipped == true_class, -1.0 / clipped, 0.0)
-        return out
+        true_class = _pick(y_pred, ids)                                  # a_{i, c_i}
+        clipped = xp.clip(true_class, EPSILON, 1.0 - EPSILON)
+        slope = xp.where(clipped == true_class, -1.0 / clipped, 0.0)     # 0 where clipped
+        onehot = _one_hot(ids, y_pred.shape[1], y_pred.dtype)
+        return xp.multiply(onehot, xp.reshape(slope, (-1, 1)), out=out)
 
     def output_gradient(
         self,
@@ -677,18 +786,16 @@ class SparseCategoricalCrossentropy(Loss):
         activation_name: str,
         out: np.ndarray | None = None,
     ) -> np.ndarray | None:
-        """``dZ = A - onehot(y)`` for a softmax output, without building the one-hot."""
+        """``dZ = A - onehot(y)`` for a softmax output (``out`` may be ``a`` itself)."""
         if activation_name == "softmax" and not self.from_logits:
-            ids = self._ids(y_true)
+            ids = _class_ids(y_true)
+            if not xp.is_numpy:
+                a = _on_backend(a)
             if out is None:
-                out = a.copy()
+                out = xp.copy(a)
             elif out is not a:
-                np.copyto(out, a)
-            if out.flags.c_contiguous:  # subtract 1 at [i, y_i] through one flat index per row
-                k = out.shape[1]
-                out.reshape(-1)[np.arange(0, len(ids) * k, k) + ids] -= 1.0
-            else:
-                out[np.arange(len(ids)), ids] -= 1.0
+                xp.copyto(out, a)
+            _subtract_one_hot(out, ids)
             return out
         return super().output_gradient(y_true, a, z, activation_name, out=out)
 

@@ -16,6 +16,15 @@ example seen since the last reset::
 
 (accuracy: ``v_i = 1`` when example ``i`` is right; MSE: ``v_i = (1/k) Σ_j (ŷ_ij - y_ij)²``).
 Precision, recall and AUC instead accumulate weighted counts of true/false positives.
+
+Backends
+--------
+``update_state`` accepts arrays of the active backend (:mod:`glassnet.backend`),
+NumPy arrays or lists. The per-sample values and the counts of precision and recall
+are computed with ``xp`` where the arrays are; only Python floats (the running sums)
+come back to the host. AUC is the exception: histograms (``bincount``) and sorting are
+not in the array API, so it copies each batch's scores, labels and weights to the host
+once and counts with NumPy.
 """
 
 from __future__ import annotations
@@ -28,7 +37,29 @@ import numpy as np
 
 from glassnet import losses
 from glassnet._validation import check_choice, check_float, check_int
-from glassnet.losses import _as_rows, _sigmoid, mean_over_outputs, sample_weight_vector
+from glassnet.backend import dtype_name, xp
+from glassnet.losses import (
+    _as_rows,
+    _class_ids,
+    _on_backend,
+    _pick,
+    _sigmoid,
+    mean_over_outputs,
+    sample_weight_vector,
+)
+
+
+def _as_float64(values: Any) -> Any:
+    """``values`` (array of the backend, NumPy array, list or number) as a float64 array of
+    the active backend: running sums are accumulated in double precision."""
+    if isinstance(values, xp.array_type):
+        return values if dtype_name(values) == "float64" else xp.astype(values, xp.float64)
+    return xp.from_numpy(np.asarray(values, dtype=np.float64))
+
+
+def _to_host(array: Any) -> np.ndarray:
+    """An array of the active backend as a NumPy array (no copy on NumPy)."""
+    return np.asarray(xp.to_numpy(array))
 
 
 # --------------------------------------------------------------------------- per-sample values
@@ -40,18 +71,20 @@ def binary_accuracy(y_true: Any, y_pred: Any, threshold: float = 0.5) -> np.ndar
     raw scores it also reads ``{-1, 1}`` labels (hinge loss) correctly.
     """
     y_true, y_pred = _as_rows(y_true, y_pred)
-    return mean_over_outputs(np.greater(y_pred, threshold) == np.greater(y_true, 0.5))
+    right = (y_pred > threshold) == (y_true > 0.5)
+    return mean_over_outputs(xp.astype(right, xp.float64))
 
 
 def categorical_accuracy(y_true: Any, y_pred: Any) -> np.ndarray:
     """1.0 where ``argmax ŷ_i == argmax y_i`` (one-hot targets), else 0.0; shape ``(m,)``."""
     y_true, y_pred = _as_rows(y_true, y_pred)
-    return (y_true.argmax(axis=1) == y_pred.argmax(axis=1)).astype(np.float64)
+    return xp.astype(xp.argmax(y_true, axis=1) == xp.argmax(y_pred, axis=1), xp.float64)
 
 
 def sparse_categorical_accuracy(y_true: Any, y_pred: Any) -> np.ndarray:
     """1.0 where ``argmax ŷ_i == c_i`` (class ids ``c``), else 0.0; shape ``(m,)``."""
-    return (np.asarray(y_true).reshape(-1) == np.asarray(y_pred).argmax(axis=1)).astype(np.float64)
+    predicted = xp.argmax(_on_backend(y_pred), axis=1)
+    return xp.astype(_class_ids(y_true) == predicted, xp.float64)
 
 
 def sparse_top_k_categorical_accuracy(y_true: Any, y_pred: Any, k: int = 5) -> np.ndarray:
@@ -60,16 +93,15 @@ def sparse_top_k_categorical_accuracy(y_true: Any, y_pred: Any, k: int = 5) -> n
     "Among the top k" means fewer than ``k`` classes score strictly higher than
     ``c_i`` (ties count in favour, as TensorFlow's ``in_top_k`` does).
     """
-    y_pred = np.asarray(y_pred)
-    ids = np.asarray(y_true).reshape(-1).astype(np.intp)
-    true_scores = y_pred[np.arange(len(ids)), ids]
-    n_higher = np.count_nonzero(y_pred > true_scores[:, None], axis=1)
-    return (n_higher < k).astype(np.float64)
+    y_pred = _on_backend(y_pred)
+    true_scores = _pick(y_pred, _class_ids(y_true))                    # ŷ_{i, c_i}
+    n_higher = xp.count_nonzero(y_pred > xp.reshape(true_scores, (-1, 1)), axis=1)
+    return xp.astype(n_higher < k, xp.float64)
 
 
 def top_k_categorical_accuracy(y_true: Any, y_pred: Any, k: int = 5) -> np.ndarray:
     """:func:`sparse_top_k_categorical_accuracy` with one-hot targets; shape ``(m,)``."""
-    return sparse_top_k_categorical_accuracy(np.asarray(y_true).argmax(axis=1), y_pred, k)
+    return sparse_top_k_categorical_accuracy(xp.argmax(_on_backend(y_true), axis=1), y_pred, k)
 
 
 _MSE = losses.MeanSquaredError()
@@ -140,16 +172,16 @@ class Mean(Metric):
 
     def update_state(self, values: Any, sample_weight: Any = None) -> None:  # type: ignore[override]
         """Add ``values`` (a number or an array) with weights ``sample_weight`` (default 1)."""
-        values = np.asarray(values, dtype=np.float64)
+        values = _as_float64(values)
         if sample_weight is None:
-            self.total += float(values.sum())
-            self.count += values.size
+            self.total += float(xp.sum(values))
+            self.count += math.prod(values.shape)
         else:
-            weights = np.asarray(sample_weight, dtype=np.float64)
+            weights = _as_float64(sample_weight)
             if weights.shape != values.shape:
-                weights = np.broadcast_to(weights, values.shape)
-            self.total += float(np.vdot(weights, values))
-            self.count += float(weights.sum())
+                weights = weights + xp.zeros_like(values)  # broadcast to the shape of values
+            self.total += float(xp.vdot(weights, values))
+            self.count += float(xp.sum(weights))
 
     def result(self) -> float:
         return self.total / self.count if self.count else 0.0
@@ -170,8 +202,8 @@ class MeanMetricWrapper(Mean):
         super().__init__(name=name or getattr(fn, "__name__", "metric"))
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:  # type: ignore[override]
-        values = self._fn(y_true, y_pred, **self._fn_kwargs)
-        super().update_state(values, sample_weight_vector(sample_weight, len(values)))
+        values = _as_float64(self._fn(y_true, y_pred, **self._fn_kwargs))
+        super().update_state(values, sample_weight_vector(sample_weight, values.shape[0]))
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), **self._fn_kwargs}
@@ -267,14 +299,17 @@ class _ThresholdCounts(Metric):
         y_true, y_pred = _as_rows(y_true, y_pred)
         predicted = y_pred > self.threshold
         actual = y_true > 0.5
-        weights = sample_weight_vector(sample_weight, len(y_pred))
+        weights = sample_weight_vector(sample_weight, y_pred.shape[0])
         for attribute, hits in (
             ("true_positives", predicted & actual),
-            ("false_positives", predicted > actual),
-            ("false_negatives", actual > predicted),
+            ("false_positives", predicted & ~actual),
+            ("false_negatives", actual & ~predicted),
         ):
-            per_sample = np.count_nonzero(hits, axis=1)
-            total = per_sample.sum() if weights is None else np.dot(weights, per_sample)
+            per_sample = xp.count_nonzero(hits, axis=1)          # hits of each example
+            if weights is None:
+                total = xp.sum(per_sample)
+            else:
+                total = xp.vdot(_as_float64(weights), xp.astype(per_sample, xp.float64))
             setattr(self, attribute, getattr(self, attribute) + float(total))
 
     def get_config(self) -> dict[str, Any]:
@@ -311,7 +346,8 @@ class AUC(Metric):
       t_{n-1} = 1 + ε`` (evenly spaced on [0, 1]). At each threshold
       ``TPR_j = TP(ŷ > t_j) / P`` and ``FPR_j = FP(ŷ > t_j) / N``, and the area is the
       trapezoid sum ``Σ_j (FPR_j - FPR_{j+1}) (TPR_j + TPR_{j+1}) / 2``. Updates cost
-      one ``searchsorted`` and one ``bincount`` per batch; ``result()`` is O(num_thresholds).
+      one ``searchsorted`` and one ``bincount`` per batch, with NumPy on the host;
+      ``result()`` is O(num_thresholds).
       Scores closer together than the threshold spacing count as ties, so the value is
       approximate (typically within 0.01 of the exact area).
     * ``num_thresholds=None``: every score is kept and ``result()`` sorts them and uses
@@ -356,11 +392,13 @@ class AUC(Metric):
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         y_true, y_pred = _as_rows(y_true, y_pred)
+        m, k = y_pred.shape
         scores = _sigmoid(y_pred) if self.from_logits else y_pred
-        scores = scores.reshape(-1)
-        positive = (y_true > 0.5).reshape(-1)
-        weights = sample_weight_vector(sample_weight, len(y_pred))
-        weights = np.ones(scores.size) if weights is None else np.repeat(weights, y_pred.shape[1])
+        weights = sample_weight_vector(sample_weight, m)
+        # Counting into bins and sorting happen on the host: one copy of the batch.
+        scores = _to_host(scores).reshape(-1)
+        positive = (_to_host(y_true) > 0.5).reshape(-1)
+        weights = np.ones(m * k) if weights is None else np.repeat(_to_host(weights), k)
         if self.num_thresholds is None:
             self._batches.append((scores.astype(np.float64), positive, weights.astype(np.float64)))
             self._cached = None

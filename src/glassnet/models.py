@@ -14,6 +14,11 @@ All parameters live in one contiguous buffer (``model.parameters``) and all
 gradients in another (``model.gradients``); each layer's ``W``, ``b``, ``dW``,
 ``db`` are views into them. The optimizer updates the whole buffer in a few
 in-place passes.
+
+The arrays belong to the backend that was active when the model was built
+(:mod:`glassnet.backend`; NumPy by default). Inputs are checked on the host and
+copied to the backend once per call of ``fit``/``evaluate``/``predict``; what
+``predict``, ``evaluate`` and ``get_weights`` return is NumPy, as in Keras.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ from glassnet._validation import (
     check_int,
     check_same_length,
 )
+from glassnet.backend import BackendError, dtype_name, is_backend_array, xp
+from glassnet.backend import float_dtype as backend_float_dtype
 from glassnet.layers.base import Layer
 from glassnet.layers.input import Input
 from glassnet.utils import make_rng
@@ -101,6 +108,8 @@ class Sequential:
         self._is_chief = True           # the process that prints (see glassnet.distributed)
         self.parameters = np.empty(0, dtype=config.float_dtype())
         self.gradients = np.empty(0, dtype=config.float_dtype())
+        self._backend = xp.name
+        self._host_dtype = config.float_dtype()
         for layer in layers or []:
             self.add(layer)
 
@@ -154,9 +163,9 @@ class Sequential:
 
     def _allocate_parameters(self) -> None:
         """Lay out every parameter in one flat buffer; keep values already there."""
-        dtype = config.float_dtype()
+        dtype = backend_float_dtype()
         old = {
-            (id(layer), name): array.copy()
+            (id(layer), name): xp.copy(array)
             for layer in self.layers
             for name, array in layer.params.items()
         }
@@ -165,8 +174,10 @@ class Sequential:
         frozen = [(layer, spec) for layer, spec in specs if not layer.trainable]
         n_trainable = sum(spec.size for _, spec in trainable)
         n_total = n_trainable + sum(spec.size for _, spec in frozen)
-        self.parameters = np.zeros(n_total, dtype=dtype)
-        self.gradients = np.zeros(n_total, dtype=dtype)
+        self.parameters = xp.zeros(n_total, dtype=dtype)
+        self.gradients = xp.zeros(n_total, dtype=dtype)
+        self._backend = xp.name
+        self._host_dtype = np.dtype(dtype_name(self.parameters))
         self._n_trainable = n_trainable
         self.segments: list[tuple[int, int]] = []
         offset = 0
@@ -174,13 +185,14 @@ class Sequential:
         for layer, spec in trainable + frozen:
             stop = offset + spec.size
             params, grads = views[id(layer)]
-            params[spec.name] = self.parameters[offset:stop].reshape(spec.shape)
-            grads[spec.name] = self.gradients[offset:stop].reshape(spec.shape)
+            params[spec.name] = xp.reshape(self.parameters[offset:stop], spec.shape)
+            grads[spec.name] = xp.reshape(self.gradients[offset:stop], spec.shape)
             key = (id(layer), spec.name)
             if key in old and old[key].shape == spec.shape:
                 params[spec.name][...] = old[key]
-            else:
-                params[spec.name][...] = spec.initializer(spec.shape, dtype, self._init_rng)
+            else:  # drawn on the host, so that a seed gives the same weights on every backend
+                initial = spec.initializer(spec.shape, config.float_dtype(), self._init_rng)
+                params[spec.name][...] = xp.from_numpy(initial)
             if stop <= n_trainable:
                 self.segments.append((offset, stop))
             offset = stop
@@ -214,13 +226,18 @@ class Sequential:
         return self._trainable_params
 
     @property
+    def dtype(self) -> str:
+        """The float type of the parameters and computations: ``'float32'`` or ``'float64'``."""
+        return self._host_dtype.name
+
+    @property
     def output_shape(self) -> tuple[int, ...] | None:
         return self.layers[-1].output_shape if self.built else None
 
     def count_params(self) -> int:
         if not self.built:
             raise NotBuiltError("The model is not built yet, so it has no parameters to count")
-        return int(self.parameters.size)
+        return int(self.parameters.shape[0])
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of every layer's parameter arrays (kernel, bias, ...), layer by layer."""
@@ -300,8 +317,10 @@ class Sequential:
         """Forward propagation: ``A⁰ = X``; ``Aˡ = layerˡ(Aˡ⁻¹)``. Returns the last ``A``."""
         if not self.built:
             self._require_built("run forward")
+        if not xp.is_numpy:
+            X = _on_backend(X)
         if X.dtype != self.parameters.dtype:  # e.g. float32 data into a float64 model
-            X = X.astype(self.parameters.dtype)
+            X = xp.astype(X, self.parameters.dtype)
         A = X
         for layer in self.layers:
             A = layer.forward(A, training=training)
@@ -316,6 +335,8 @@ class Sequential:
         """
         last: Any = self.layers[-1]     # a Dense or Activation layer: it has Z and takes dZ=
         loss = self._compiled(self.loss)
+        if not xp.is_numpy:
+            Y, sample_weight = _on_backend(Y), _on_backend(sample_weight)
         buffer = self._output_gradient_buffer(A)
         dZ = None
         if self._output_activation is not None:
@@ -323,11 +344,11 @@ class Sequential:
         if dZ is None:
             dA = loss.gradient(Y, A, out=buffer)
             if sample_weight is not None:
-                dA *= sample_weight[:, None]
+                dA *= xp.reshape(sample_weight, (-1, 1))
             grad = last.backward(dA)
         else:
             if sample_weight is not None:
-                dZ *= sample_weight[:, None]
+                dZ *= xp.reshape(sample_weight, (-1, 1))
             grad = last.backward(dZ=dZ)
         for layer in self._hidden_layers_last_first:
             grad = layer.backward(grad)
@@ -336,7 +357,7 @@ class Sequential:
         """The work array for the output gradient, made once per batch size."""
         buffer = self.__dict__.get("_dA_buffer")
         if buffer is None or buffer.shape != A.shape or buffer.dtype != A.dtype:
-            buffer = self._dA_buffer = np.empty_like(A)
+            buffer = self._dA_buffer = xp.empty_like(A)
         return buffer
 
     def _loss_sum(self, Y: np.ndarray, A: np.ndarray, Z: np.ndarray | None,
@@ -344,8 +365,8 @@ class Sequential:
         """``Σ_i w_i·l_i`` over the rows of a batch (``w = 1`` without sample weights)."""
         per_sample = self._compiled(self.loss).per_sample(Y, A, z=Z if self._loss_uses_z else None)
         if sample_weight is None:
-            return float(per_sample.sum())
-        return float(np.dot(per_sample, sample_weight))
+            return float(xp.sum(per_sample))
+        return float(xp.vdot(per_sample, sample_weight))
 
     def _regularization_penalty(self) -> float:
         return sum(layer.regularization_penalty() for layer in self.layers) if self._has_regularizers else 0.0
@@ -353,7 +374,7 @@ class Sequential:
     def _batch_loss(self, Y: np.ndarray, A: np.ndarray, sample_weight: np.ndarray | None) -> float:
         """The cost of one batch at the current weights: ``J = Σ w·l / m`` + regularisation."""
         Z = getattr(self.layers[-1], "Z", None)
-        return self._loss_sum(Y, A, Z, sample_weight) / len(A) + self._regularization_penalty()
+        return self._loss_sum(Y, A, Z, sample_weight) / A.shape[0] + self._regularization_penalty()
 
     def _step(self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray:
         """Forward propagation, backward propagation, one optimizer update. Returns ``A``
@@ -369,14 +390,14 @@ class Sequential:
         and adds the batch to the metrics."""
         A = self._step(X, Y, sample_weight)
         last: Any = self.layers[-1]
-        loss = self._loss_sum(Y, A, getattr(last, "Z", None), sample_weight) / len(A) + self._step_penalty
+        loss = self._loss_sum(Y, A, getattr(last, "Z", None), sample_weight) / A.shape[0] + self._step_penalty
         for metric in self.metrics:
             metric.update_state(Y, A, sample_weight)
         return loss
 
     # ------------------------------------------------------------------ data checks
     def _check_x(self, x: Any, name: str = "x") -> np.ndarray:
-        dtype = self.parameters.dtype if self.built else config.float_dtype()
+        dtype = self._host_dtype if self.built else config.float_dtype()
         X = check_array(name, x, ndim=None, dtype=dtype)
         if X.ndim < 2:
             raise ValueError(
@@ -422,7 +443,18 @@ class Sequential:
             table[key] = weight
         return table[ids]
 
-    def _prepare(self, x: Any, y: Any, sample_weight: Any = None, names: tuple[str, str] = ("x", "y")):
+    def _check_backend(self) -> None:
+        if self.built and self._backend != xp.name:
+            raise BackendError(
+                f"This model's arrays were made with the {self._backend!r} backend, but the active "
+                f"backend is {xp.name!r}; call glassnet.config.set_backend({self._backend!r}) to use "
+                "it, or save it and load it under the other backend"
+            )
+
+    def _prepare(self, x: Any, y: Any, sample_weight: Any = None, names: tuple[str, str] = ("x", "y"),
+                 class_weight: dict | None = None):
+        """Check ``x``, ``y`` and the weights on the host; return them as arrays of the backend."""
+        self._check_backend()
         X = self._check_x(x, names[0])
         if not self.built:
             self.build(X.shape[1:])
@@ -445,8 +477,12 @@ class Sequential:
             if names[1] == "y":
                 raise
             raise ValueError(f"{names[1]}: {exc}") from None
+        Y = np.asarray(xp.to_numpy(Y))
         weights = self._check_sample_weight(sample_weight, len(X))
-        return X, Y, weights
+        if class_weight is not None:
+            per_class = self._class_weight_to_sample_weight(class_weight, Y)
+            weights = per_class if weights is None else weights * per_class
+        return _on_backend(X), _on_backend(Y), _on_backend(weights)
 
     # ------------------------------------------------------------------ fit
     def fit(
@@ -510,24 +546,21 @@ class Sequential:
         validation_split = check_float("validation_split", validation_split, low=0.0, high=1.0,
                                        high_inclusive=False)
         verbose = _resolve_verbose(verbose)
-        X, Y, weights = self._prepare(x, y, sample_weight)
-        if class_weight is not None:
-            cw = self._class_weight_to_sample_weight(class_weight, Y)
-            weights = cw if weights is None else weights * cw
+        X, Y, weights = self._prepare(x, y, sample_weight, class_weight=class_weight)
         val = None
         if validation_data is not None:
             val = self._prepare_validation(validation_data)
         elif validation_split > 0:
-            split = int(len(X) * (1 - validation_split))
-            if split == 0 or split == len(X):
+            split = int(X.shape[0] * (1 - validation_split))
+            if split == 0 or split == X.shape[0]:
                 raise ValueError(
                     f"validation_split={validation_split} leaves "
-                    f"{'no training' if split == 0 else 'no validation'} examples out of {len(X)}"
+                    f"{'no training' if split == 0 else 'no validation'} examples out of {X.shape[0]}"
                 )
-            val = (X[split:], Y[split:], None if weights is None else weights[split:])
-            X, Y = X[:split], Y[:split]
+            val = (X[split:, ...], Y[split:, ...], None if weights is None else weights[split:])
+            X, Y = X[:split, ...], Y[:split, ...]
             weights = None if weights is None else weights[:split]
-        n = len(X)
+        n = X.shape[0]
         batch_size = n if batch_size is None else min(check_int("batch_size", batch_size), n)
         steps = math.ceil(n / batch_size)
 
@@ -543,7 +576,7 @@ class Sequential:
         self.stop_training = False
         self._stop_reason = None
         self._refresh_step_settings()
-        batch_X = np.empty((batch_size, *X.shape[1:]), dtype=X.dtype)
+        batch_X = xp.empty((batch_size, *X.shape[1:]), dtype=X.dtype)
         outputs = self._epoch_outputs = _EpochOutputs(self, n, A_dtype=X.dtype)
         wants_batch_logs = any(not isinstance(c, callbacks_module.ProgbarLogger) for c in hooks.batch_end)
         last: Any = self.layers[-1]
@@ -553,17 +586,17 @@ class Sequential:
         diverged_reported = False
         # A diverging run overflows; it is reported once, clearly (below), instead of
         # as a stream of NumPy overflow warnings.
-        with interrupted, np.errstate(over="ignore", invalid="ignore"):
+        with interrupted, xp.errstate(over="ignore", invalid="ignore"):
             for epoch in range(initial_epoch, epochs):
                 hooks.call("on_epoch_begin", epoch, {})
-                order = self._rng.permutation(n) if shuffle else np.arange(n)
+                order = xp.from_numpy(self._rng.permutation(n) if shuffle else np.arange(n))
                 outputs.start_epoch(Y, weights, order)
                 for step in range(steps):
                     for callback in hooks.batch_begin:
                         callback.on_train_batch_begin(step, {})
                     start, stop = step * batch_size, min((step + 1) * batch_size, n)
-                    xb = batch_X[: stop - start]
-                    np.take(X, order[start:stop], axis=0, out=xb, mode="clip")  # the mini-batch
+                    xb = batch_X[: stop - start, ...]
+                    xp.take(X, order[start:stop], axis=0, out=xb, mode="clip")  # the mini-batch
                     yb, wb = outputs.targets(start, stop)
                     A = self._step(xb, yb, wb)
                     outputs.store(start, stop, A, getattr(last, "Z", None))
@@ -641,15 +674,15 @@ class Sequential:
         total, count = 0.0, 0
         self._refresh_step_settings()
         chunk = max(batch_size, 1024)
-        for start in range(0, len(X), chunk):
-            stop = start + chunk
+        for start in range(0, X.shape[0], chunk):
+            stop = min(start + chunk, X.shape[0])
             w = None if weights is None else weights[start:stop]
-            A = self.forward(X[start:stop], training=False)
-            m = len(A)
-            total += self._batch_loss(Y[start:stop], A, w) * m
+            A = self.forward(X[start:stop, ...], training=False)
+            m = A.shape[0]
+            total += self._batch_loss(Y[start:stop, ...], A, w) * m
             count += m
             for metric in self.metrics:
-                metric.update_state(Y[start:stop], A, w)
+                metric.update_state(Y[start:stop, ...], A, w)
         logs = {"loss": total / count}
         for metric in self.metrics:
             logs[metric.name] = float(metric.result())
@@ -670,12 +703,12 @@ class Sequential:
         (or a dict with ``return_dict=True``).
         """
         X, Y, weights = self._prepare(x, y, sample_weight)
-        batch_size = len(X) if batch_size is None else check_int("batch_size", batch_size)
+        batch_size = X.shape[0] if batch_size is None else check_int("batch_size", batch_size)
         verbose = _resolve_verbose(verbose)
         start = time.perf_counter()
         logs = self._evaluate_arrays(X, Y, weights, batch_size)
         if verbose:
-            steps = math.ceil(len(X) / batch_size)
+            steps = math.ceil(X.shape[0] / batch_size)
             elapsed = time.perf_counter() - start
             print(
                 f"{steps}/{steps} - {callbacks_module.format_duration(elapsed)} - "
@@ -702,29 +735,29 @@ class Sequential:
         ndarray of shape (n_samples, *output_shape)
         """
         self._require_built("predict")
-        X = self._check_x(x)
+        self._check_backend()
+        X = _on_backend(self._check_x(x))
         chunk = 4096 if batch_size is None else check_int("batch_size", batch_size)
-        if len(X) <= chunk:
-            return self.forward(X, training=False).copy()
-        out = np.empty((len(X), *cast(tuple[int, ...], self.output_shape)), dtype=X.dtype)
-        for start in range(0, len(X), chunk):
-            out[start:start + chunk] = self.forward(X[start:start + chunk], training=False)
+        if X.shape[0] <= chunk:
+            return _to_host(self.forward(X, training=False))
+        out = np.empty((X.shape[0], *cast(tuple[int, ...], self.output_shape)), dtype=self._host_dtype)
+        for start in range(0, X.shape[0], chunk):
+            stop = min(start + chunk, X.shape[0])
+            out[start:stop] = xp.to_numpy(self.forward(X[start:stop, ...], training=False))
         return out
 
     def predict_on_batch(self, x: Any) -> np.ndarray:
         """``predict`` for one batch (a single forward pass)."""
         self._require_built("predict_on_batch")
-        return self.forward(self._check_x(x), training=False).copy()
+        self._check_backend()
+        return _to_host(self.forward(_on_backend(self._check_x(x)), training=False))
 
     def train_on_batch(
         self, x: Any, y: Any, sample_weight: Any = None, class_weight: dict | None = None,
         return_dict: bool = False,
     ) -> float | list[float] | dict[str, float]:
         """One gradient step on exactly this batch; returns the loss (and metrics) before the step."""
-        X, Y, weights = self._prepare(x, y, sample_weight)
-        if class_weight is not None:
-            cw = self._class_weight_to_sample_weight(class_weight, Y)
-            weights = cw if weights is None else weights * cw
+        X, Y, weights = self._prepare(x, y, sample_weight, class_weight=class_weight)
         self._refresh_step_settings()
         for metric in self.metrics:
             metric.reset_state()
@@ -738,7 +771,7 @@ class Sequential:
     def test_on_batch(self, x: Any, y: Any, sample_weight: Any = None, return_dict: bool = False):
         """Loss and metrics on exactly this batch."""
         X, Y, weights = self._prepare(x, y, sample_weight)
-        logs = self._evaluate_arrays(X, Y, weights, len(X))
+        logs = self._evaluate_arrays(X, Y, weights, X.shape[0])
         if return_dict:
             return logs
         values = list(logs.values())
@@ -831,29 +864,29 @@ class _EpochOutputs:
     are the same: each row's output was computed by the weights of its own step.
     """
 
-    def __init__(self, model: Sequential, n: int, A_dtype: np.dtype) -> None:
+    def __init__(self, model: Sequential, n: int, A_dtype: Any) -> None:
         self.model = model
         shape = (n, *cast(tuple[int, ...], model.output_shape))
-        self.A = np.empty(shape, dtype=A_dtype)
-        self.Z = np.empty(shape, dtype=A_dtype) if model._loss_uses_z else None
+        self.A = xp.empty(shape, dtype=A_dtype)
+        self.Z = xp.empty(shape, dtype=A_dtype) if model._loss_uses_z else None
         self.penalty = np.zeros(n) if model._has_regularizers else None
 
     def start_epoch(self, Y: np.ndarray, weights: np.ndarray | None, order: np.ndarray) -> None:
         """Put the targets (and weights) in this epoch's order: one gather per epoch."""
-        self.Y = np.take(Y, order, axis=0)
-        self.weights = None if weights is None else np.take(weights, order)
+        self.Y = xp.take(Y, order, axis=0)
+        self.weights = None if weights is None else xp.take(weights, order, axis=0)
         self.stored = self.counted = 0
         self.loss_sum = 0.0
         for metric in self.model.metrics:
             metric.reset_state()
 
     def targets(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray | None]:
-        return self.Y[start:stop], None if self.weights is None else self.weights[start:stop]
+        return self.Y[start:stop, ...], None if self.weights is None else self.weights[start:stop]
 
     def store(self, start: int, stop: int, A: np.ndarray, Z: np.ndarray | None) -> None:
-        self.A[start:stop] = A
+        self.A[start:stop, ...] = A
         if self.Z is not None:
-            self.Z[start:stop] = Z
+            self.Z[start:stop, ...] = Z
         if self.penalty is not None:
             self.penalty[start:stop] = self.model._step_penalty
         self.stored = stop
@@ -863,8 +896,8 @@ class _EpochOutputs:
         start, stop = self.counted, self.stored
         if stop == start:
             return
-        Y, A = self.Y[start:stop], self.A[start:stop]
-        Z = None if self.Z is None else self.Z[start:stop]
+        Y, A = self.Y[start:stop, ...], self.A[start:stop, ...]
+        Z = None if self.Z is None else self.Z[start:stop, ...]
         w = None if self.weights is None else self.weights[start:stop]
         self.loss_sum += self.model._loss_sum(Y, A, Z, w)
         if self.penalty is not None:
@@ -876,8 +909,8 @@ class _EpochOutputs:
     def batch_loss(self, start: int, stop: int) -> float:
         """The loss of the batch in rows ``start:stop`` alone (for per-batch callbacks)."""
         self._count()
-        Y, A = self.Y[start:stop], self.A[start:stop]
-        Z = None if self.Z is None else self.Z[start:stop]
+        Y, A = self.Y[start:stop, ...], self.A[start:stop, ...]
+        Z = None if self.Z is None else self.Z[start:stop, ...]
         w = None if self.weights is None else self.weights[start:stop]
         penalty = 0.0 if self.penalty is None else float(self.penalty[start])
         return self.model._loss_sum(Y, A, Z, w) / (stop - start) + penalty
@@ -888,6 +921,18 @@ class _EpochOutputs:
         for metric in self.model.metrics:
             logs[metric.name] = float(metric.result())
         return logs
+
+
+def _on_backend(array: np.ndarray | None) -> Any:
+    """A checked host (NumPy) array as an array of the active backend (itself on NumPy)."""
+    if array is None or xp.is_numpy or is_backend_array(array):
+        return array
+    return xp.from_numpy(array)
+
+
+def _to_host(array: Any) -> np.ndarray:
+    """A NumPy copy of a backend array (a work array that the next call overwrites)."""
+    return array.copy() if xp.is_numpy else np.array(xp.to_numpy(array))
 
 
 def load_model(filepath: Any, compile: bool = True) -> Sequential:

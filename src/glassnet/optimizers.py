@@ -9,10 +9,21 @@ The flat-buffer design
 A model keeps *all* its trainable parameters in one contiguous 1-D buffer
 ``params`` and all gradients in a buffer ``grads`` of the same size; each
 layer's ``W`` and ``b`` are reshaped views into them. So one optimizer step is
-a handful of in-place NumPy passes over the whole buffer, each writing into a
+a handful of in-place passes over the whole buffer, each writing into a
 buffer allocated once in :meth:`Optimizer.build` (``out=`` arguments, no
 temporaries, no Python loop over layers). Gradients are recomputed every step,
 so the optimizer may use ``grads`` as scratch space.
+
+Backends
+--------
+Every array operation goes through ``xp``, the namespace of the active array
+backend (:mod:`glassnet.backend`): ``params``, ``grads`` and the state buffers
+(Adam's ``m`` and ``v``, ...) are arrays of that backend, and on NumPy
+``xp.multiply`` *is* ``numpy.multiply``. The scalars that steer an update (the
+learning rate, Adam's bias-corrected step size, Nadam's momentum product) are
+Python floats computed on the host. :meth:`Optimizer.get_state` and
+:meth:`Optimizer.set_state` give and take NumPy arrays whichever backend is
+active, so checkpoints are NumPy ``.npy`` files.
 
 Notation in the docstrings: :math:`\theta` the parameters, :math:`g` the
 gradient of the loss, :math:`\eta` the learning rate, :math:`t` the step
@@ -34,6 +45,7 @@ import numpy as np
 
 from glassnet import schedules
 from glassnet._validation import check_choice, check_float, check_int, check_positive
+from glassnet.backend import dtype_name, is_backend_array, xp
 from glassnet.schedules import LearningRateSchedule
 
 
@@ -53,13 +65,36 @@ def _check_decay(name: str, value: Any) -> float:
 
 
 def _clip_by_norm(values: np.ndarray, max_norm: float) -> None:
-    r"""Scale ``values`` in place so that its L2 norm is at most ``max_norm``.
+    r"""Scale the 1-D array ``values`` in place so that its L2 norm is at most ``max_norm``.
 
     :math:`g \leftarrow g \cdot c / \max(\lVert g \rVert_2, c)` (Keras).
     """
-    norm = math.sqrt(float(np.dot(values, values)))
+    norm = math.sqrt(float(xp.vdot(values, values)))  # sqrt(sum of g_i^2)
     if norm > max_norm:
         values *= max_norm / norm
+
+
+def _clip_by_value(values: np.ndarray, max_value: float) -> None:
+    """Clip every element of ``values`` to ``[-max_value, max_value]``, in place."""
+    if xp.is_numpy:
+        xp.clip(values, -max_value, max_value, out=values)
+    else:  # the array API's clip has no out=
+        values[...] = xp.clip(values, -max_value, max_value)
+
+
+def _array_description(value: Any) -> str:
+    """``'shape (3, 4) float32 numpy array'`` for an array of any library, ``repr`` otherwise."""
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        library = type(value).__module__.split(".")[0]
+        return f"shape {tuple(value.shape)} {dtype_name(value)} {library} array"
+    return f"{value!r} ({type(value).__name__})"
+
+
+def _to_host(value: Any) -> np.ndarray:
+    """A state value as a NumPy array (an array of the active backend is copied to the host)."""
+    if is_backend_array(value) and not isinstance(value, np.ndarray):
+        return np.asarray(xp.to_numpy(value))
+    return np.asarray(value)
 
 
 class Optimizer:
@@ -91,9 +126,11 @@ class Optimizer:
 
     #: Whether the update needs a scratch buffer the size of ``params``.
     _needs_scratch = True
-    #: Shape and dtype of the parameter buffer; set by :meth:`build`.
+    #: Shape, dtype and backend of the parameter buffer; set by :meth:`build`.
     _shape: tuple[int, ...]
-    _dtype: np.dtype
+    _dtype: Any
+    _dtype_name: str
+    _backend: str
 
     def __init__(
         self,
@@ -120,6 +157,7 @@ class Optimizer:
         self.name = name
         self.iterations = 0
         self.built = False
+        # Arrays of params' backend shaped like params (Nadam adds a host scalar).
         self._state: dict[str, np.ndarray] = {}
         self._scratch: np.ndarray | None = None
         self._segments: list[tuple[int, int]] = []
@@ -151,44 +189,55 @@ class Optimizer:
         return ()
 
     def _initial_state(self, params: np.ndarray) -> dict[str, np.ndarray]:
-        """Fresh state buffers; zeros unless a subclass says otherwise."""
-        return {name: np.zeros_like(params) for name in self._state_names()}
+        """Fresh state buffers on params' backend; zeros unless a subclass says otherwise."""
+        return {name: xp.zeros_like(params) for name in self._state_names()}
 
-    def build(self, params: np.ndarray, segments: Sequence[tuple[int, int]]) -> None:
+    def build(
+        self, params: np.ndarray, segments: Sequence[tuple[int, int]] | None = None
+    ) -> None:
         """Allocate the state buffers for a flat parameter buffer.
 
         Parameters
         ----------
-        params : ndarray of shape (n_params,)
-            The model's flat float parameter buffer.
-        segments : sequence of (start, stop)
+        params : array of shape (n_params,)
+            The model's flat float parameter buffer, an array of the active backend.
+        segments : sequence of (start, stop), optional
             Where each weight array lives in ``params`` (``params[start:stop]``);
-            ``clipnorm`` clips each segment's gradient norm separately.
+            ``clipnorm`` clips each segment's gradient norm separately. ``None``
+            (the default) means one segment: the whole buffer.
 
         Notes
         -----
         Building again for a buffer of the same size and dtype keeps the state
         (momentum survives several ``fit`` calls, as in Keras).
         """
-        if not isinstance(params, np.ndarray) or params.ndim != 1:
+        if not is_backend_array(params) or params.ndim != 1:
             raise ValueError(
-                "params must be a 1-D ndarray (the flat parameter buffer), got "
-                + (f"shape {params.shape}" if isinstance(params, np.ndarray) else repr(params))
+                f"params must be a 1-D array of the active backend ({xp.name!r}), the flat "
+                f"parameter buffer that is updated in place; got {_array_description(params)}"
             )
-        if params.dtype.kind != "f":
-            raise TypeError(f"params must be a float array, got dtype {params.dtype}")
-        self._segments = self._check_segments(segments, params.size)
+        if not dtype_name(params).startswith("float"):
+            raise TypeError(f"params must be a float array, got dtype {dtype_name(params)}")
+        size = params.shape[0]
+        self._segments = self._check_segments([(0, size)] if segments is None else segments, size)
         if self.built:
+            if self._backend != xp.name:
+                raise ValueError(
+                    f"This optimizer was built on the {self._backend!r} backend and the active "
+                    f"backend is {xp.name!r}; create a new optimizer"
+                )
             if params.shape != self._shape or params.dtype != self._dtype:
                 raise ValueError(
-                    f"This optimizer was built for {self._shape[0]} {self._dtype} parameters, "
-                    f"got {params.size} {params.dtype} ones; create a new optimizer"
+                    f"This optimizer was built for {self._shape[0]} {self._dtype_name} "
+                    f"parameters, got {size} {dtype_name(params)} ones; create a new optimizer"
                 )
             return
-        self._shape = params.shape
+        self._shape = tuple(params.shape)
         self._dtype = params.dtype
+        self._dtype_name = dtype_name(params)
+        self._backend = xp.name
         self._state = self._initial_state(params)
-        self._scratch = np.empty_like(params) if self._needs_scratch else None
+        self._scratch = xp.empty_like(params) if self._needs_scratch else None
         self.built = True
 
     @staticmethod
@@ -217,23 +266,34 @@ class Optimizer:
     def apply(self, params: np.ndarray, grads: np.ndarray) -> None:
         """Clip ``grads``, then update ``params`` in place; ``iterations += 1``.
 
-        ``grads`` is overwritten (it is used as scratch space). An optimizer
-        that was never built is built here with the whole buffer as one segment.
+        Parameters
+        ----------
+        params : array of shape (n_params,)
+            The flat parameter buffer this optimizer was built for.
+        grads : array of shape (n_params,)
+            The flat gradient: same backend and dtype. It is overwritten (the
+            optimizer uses it as scratch space).
+
+        Notes
+        -----
+        An optimizer that was never built is built here with the whole buffer
+        as one segment.
         """
         if not self.built:
-            self.build(params, [(0, np.size(params))])
+            self.build(params)  # build checks that params is an array of the active backend
+        # Once a step: cheap attribute comparisons only (this is the training loop's hot path).
         if params.shape != self._shape or params.dtype != self._dtype:
             raise ValueError(
-                f"params must be the {self._shape[0]}-element {self._dtype} buffer this "
-                f"optimizer was built for, got shape {params.shape} and dtype {params.dtype}"
+                f"params must be the {self._shape[0]}-element {self._dtype_name} {self._backend} "
+                f"buffer this optimizer was built for, got {_array_description(params)}"
             )
-        if not isinstance(grads, np.ndarray) or grads.shape != params.shape:
+        if not isinstance(grads, xp.array_type) or grads.shape != params.shape:
             raise ValueError(
-                f"grads must be an ndarray of shape {params.shape}, got "
-                + (f"shape {grads.shape}" if isinstance(grads, np.ndarray) else repr(grads))
+                f"grads must be an array of shape {self._shape} of the active backend "
+                f"({xp.name!r}), got {_array_description(grads)}"
             )
         if grads.dtype != params.dtype:
-            raise TypeError(f"grads must have dtype {params.dtype}, got {grads.dtype}")
+            raise TypeError(f"grads must have dtype {self._dtype_name}, got {dtype_name(grads)}")
         self._clip_gradients(grads)
         self._update(params, grads, self.current_learning_rate, self.iterations + 1)
         self.iterations += 1
@@ -245,7 +305,7 @@ class Optimizer:
         elif self.global_clipnorm is not None:
             _clip_by_norm(grads, self.global_clipnorm)
         elif self.clipvalue is not None:
-            np.clip(grads, -self.clipvalue, self.clipvalue, out=grads)
+            _clip_by_value(grads, self.clipvalue)
 
     def _update(
         self, params: np.ndarray, grads: np.ndarray, learning_rate: float, step: int
@@ -263,15 +323,23 @@ class Optimizer:
     def get_state(self) -> dict[str, np.ndarray]:
         """Copies of ``'iterations'`` and every state buffer, for saving and resuming.
 
-        Restoring them with :meth:`set_state` continues training bitwise identically.
+        The copies are NumPy arrays whichever backend is active, so a checkpoint
+        is a set of ``.npy`` files. Restoring them with :meth:`set_state`
+        continues training bitwise identically.
         """
         state = {"iterations": np.array(self.iterations, dtype=np.int64)}
-        state.update({name: buffer.copy() for name, buffer in self._state.items()})
+        for name, buffer in self._state.items():
+            state[name] = np.array(xp.to_numpy(buffer))  # np.array copies
         return state
 
     def set_state(self, state: dict[str, np.ndarray]) -> None:
-        """Restore what :meth:`get_state` returned. The optimizer must be built
-        (for a model of the same size) unless ``state`` holds only ``'iterations'``."""
+        """Restore what :meth:`get_state` returned.
+
+        ``state`` maps names to NumPy arrays (arrays of the active backend are
+        accepted too); their values are copied into the state buffers on the
+        active backend. The optimizer must be built (for a model of the same
+        size) unless ``state`` holds only ``'iterations'``.
+        """
         if not isinstance(state, dict):
             raise TypeError(f"state must be a dict of arrays, got {type(state).__name__}")
         expected = {"iterations", *self._state}
@@ -281,19 +349,29 @@ class Optimizer:
                 f"{type(self).__name__} state must have exactly the keys {sorted(expected)}, "
                 f"got {sorted(state)}{hint}"
             )
-        iterations = np.asarray(state["iterations"])
+        iterations = _to_host(state["iterations"])
         if iterations.shape != () or iterations.dtype.kind not in "iu" or iterations < 0:
             raise ValueError(
                 f"state['iterations'] must be a non-negative integer scalar, got {iterations!r}"
             )
+        values: dict[str, np.ndarray] = {}  # check everything before writing anything
         for name, buffer in self._state.items():
-            value = np.asarray(state[name])
-            if value.shape != buffer.shape:
+            value = _to_host(state[name])
+            if value.shape != tuple(buffer.shape):
                 raise ValueError(
-                    f"state[{name!r}] must have shape {buffer.shape}, got {value.shape}"
+                    f"state[{name!r}] must have shape {tuple(buffer.shape)}, got {value.shape}"
                 )
+            host_dtype = np.dtype(dtype_name(buffer))
+            if not np.can_cast(value.dtype, host_dtype, casting="same_kind"):
+                raise TypeError(
+                    f"state[{name!r}] must hold {host_dtype} numbers, got dtype {value.dtype}"
+                )
+            values[name] = value.astype(host_dtype, copy=False)
         for name, buffer in self._state.items():
-            np.copyto(buffer, state[name], casting="same_kind")
+            if isinstance(buffer, np.ndarray):  # the NumPy backend, or a host scalar
+                np.copyto(buffer, values[name])
+            else:
+                xp.copyto(buffer, xp.from_numpy(values[name]))
         self.iterations = int(iterations)
 
     def get_config(self) -> dict[str, Any]:
@@ -395,7 +473,7 @@ class SGD(Optimizer):
         velocity -= grads  # v = mu * v - eta * g
         if self.nesterov:
             params -= grads
-            np.multiply(velocity, self.momentum, out=grads)
+            xp.multiply(velocity, self.momentum, out=grads)
             params += grads  # theta += mu * v - eta * g
         else:
             params += velocity
@@ -462,20 +540,20 @@ class RMSprop(Optimizer):
         rho, scratch = self.rho, self._scratch_buffer()
         square_average = self._state["velocities"]
         square_average *= rho
-        np.multiply(grads, grads, out=scratch)
+        xp.multiply(grads, grads, out=scratch)
         scratch *= 1.0 - rho
         square_average += scratch  # s = rho * s + (1 - rho) * g^2
         if self.centered:
             average = self._state["average_gradients"]
             average *= rho
-            np.multiply(grads, 1.0 - rho, out=scratch)
+            xp.multiply(grads, 1.0 - rho, out=scratch)
             average += scratch  # g_bar = rho * g_bar + (1 - rho) * g
-            np.multiply(average, average, out=scratch)
-            np.subtract(square_average, scratch, out=scratch)
+            xp.multiply(average, average, out=scratch)
+            xp.subtract(square_average, scratch, out=scratch)
             scratch += self.epsilon  # s - g_bar^2 + eps
         else:
-            np.add(square_average, self.epsilon, out=scratch)  # s + eps
-        np.sqrt(scratch, out=scratch)
+            xp.add(square_average, self.epsilon, out=scratch)  # s + eps
+        xp.sqrt(scratch, out=scratch)
         grads *= learning_rate
         grads /= scratch  # grads now holds the increment Delta
         if self.momentum > 0:
@@ -534,14 +612,14 @@ class Adagrad(Optimizer):
         return ("accumulators",)
 
     def _initial_state(self, params):
-        return {"accumulators": np.full_like(params, self.initial_accumulator_value)}
+        return {"accumulators": xp.full_like(params, self.initial_accumulator_value)}
 
     def _update(self, params, grads, learning_rate, step):
         accumulator, scratch = self._state["accumulators"], self._scratch_buffer()
-        np.multiply(grads, grads, out=scratch)
+        xp.multiply(grads, grads, out=scratch)
         accumulator += scratch  # a = a + g^2
-        np.add(accumulator, self.epsilon, out=scratch)
-        np.sqrt(scratch, out=scratch)
+        xp.add(accumulator, self.epsilon, out=scratch)
+        xp.sqrt(scratch, out=scratch)
         grads *= learning_rate
         grads /= scratch
         params -= grads
@@ -596,17 +674,17 @@ class Adadelta(Optimizer):
         square_grads = self._state["accumulated_grads"]
         square_deltas = self._state["accumulated_delta_vars"]
         square_grads *= rho
-        np.multiply(grads, grads, out=scratch)
+        xp.multiply(grads, grads, out=scratch)
         scratch *= 1.0 - rho
         square_grads += scratch  # s = rho * s + (1 - rho) * g^2
-        np.add(square_deltas, epsilon, out=scratch)
-        np.sqrt(scratch, out=scratch)
+        xp.add(square_deltas, epsilon, out=scratch)
+        xp.sqrt(scratch, out=scratch)
         grads *= scratch
-        np.add(square_grads, epsilon, out=scratch)
-        np.sqrt(scratch, out=scratch)
+        xp.add(square_grads, epsilon, out=scratch)
+        xp.sqrt(scratch, out=scratch)
         grads /= scratch  # grads now holds -Delta
         square_deltas *= rho
-        np.multiply(grads, grads, out=scratch)
+        xp.multiply(grads, grads, out=scratch)
         scratch *= 1.0 - rho
         square_deltas += scratch  # d = rho * d + (1 - rho) * Delta^2
         grads *= learning_rate
@@ -674,18 +752,18 @@ class Adam(Optimizer):
         m, v = self._state["momentums"], self._state["velocities"]
         alpha = learning_rate * math.sqrt(1.0 - beta_2**step) / (1.0 - beta_1**step)
 
-        np.multiply(grads, grads, out=scratch)
+        xp.multiply(grads, grads, out=scratch)
         scratch -= v
         scratch *= 1.0 - beta_2
         v += scratch  # v = v + (1 - beta_2) * (g^2 - v)
-        np.subtract(grads, m, out=grads)
+        xp.subtract(grads, m, out=grads)
         grads *= 1.0 - beta_1
         m += grads  # m = m + (1 - beta_1) * (g - m)
         if self.amsgrad:
-            v = np.maximum(self._state["velocity_hats"], v, out=self._state["velocity_hats"])
+            v = xp.maximum(self._state["velocity_hats"], v, out=self._state["velocity_hats"])
 
-        np.multiply(m, alpha, out=grads)
-        np.sqrt(v, out=scratch)
+        xp.multiply(m, alpha, out=grads)
+        xp.sqrt(v, out=scratch)
         scratch += self.epsilon
         grads /= scratch
         params -= grads  # theta = theta - alpha * m / (sqrt(v) + eps)
@@ -790,15 +868,15 @@ class Adamax(Optimizer):
     def _update(self, params, grads, learning_rate, step):
         beta_1, scratch = self.beta_1, self._scratch_buffer()
         m, u = self._state["momentums"], self._state["norms"]
-        np.subtract(grads, m, out=scratch)
+        xp.subtract(grads, m, out=scratch)
         scratch *= 1.0 - beta_1
         m += scratch  # m = m + (1 - beta_1) * (g - m)
         u *= self.beta_2
-        np.abs(grads, out=grads)
-        np.maximum(u, grads, out=u)  # u = max(beta_2 * u, |g|)
-        np.add(u, self.epsilon, out=scratch)
+        xp.abs(grads, out=grads)
+        xp.maximum(u, grads, out=u)  # u = max(beta_2 * u, |g|)
+        xp.add(u, self.epsilon, out=scratch)
         scratch *= 1.0 - beta_1**step
-        np.multiply(m, learning_rate, out=grads)
+        xp.multiply(m, learning_rate, out=grads)
         grads /= scratch
         params -= grads
 
@@ -859,9 +937,11 @@ class Nadam(Optimizer):
 
     def _initial_state(self, params):
         return {
-            "momentums": np.zeros_like(params),
-            "velocities": np.zeros_like(params),
-            "u_product": np.ones((), dtype=np.float64),  # Pi_0 = 1, a scalar
+            "momentums": xp.zeros_like(params),
+            "velocities": xp.zeros_like(params),
+            # Pi_0 = 1. A float64 scalar on the host (NumPy) whatever the backend, like the
+            # other scalars of the update: reading it back from a GPU would stall every step.
+            "u_product": np.ones((), dtype=np.float64),
         }
 
     def _update(self, params, grads, learning_rate, step):
@@ -873,19 +953,19 @@ class Nadam(Optimizer):
         self._state["u_product"][...] = u_product
         u_product_next = u_product * u_next
 
-        np.multiply(grads, grads, out=scratch)
+        xp.multiply(grads, grads, out=scratch)
         scratch -= v
         scratch *= 1.0 - beta_2
         v += scratch  # v = v + (1 - beta_2) * (g^2 - v)
-        np.subtract(grads, m, out=scratch)
+        xp.subtract(grads, m, out=scratch)
         scratch *= 1.0 - beta_1
         m += scratch  # m = m + (1 - beta_1) * (g - m)
 
         grads *= (1.0 - u_t) / (1.0 - u_product)
-        np.multiply(m, u_next / (1.0 - u_product_next), out=scratch)
+        xp.multiply(m, u_next / (1.0 - u_product_next), out=scratch)
         grads += scratch  # grads now holds m_hat
-        np.divide(v, 1.0 - beta_2**step, out=scratch)
-        np.sqrt(scratch, out=scratch)
+        xp.divide(v, 1.0 - beta_2**step, out=scratch)
+        xp.sqrt(scratch, out=scratch)
         scratch += self.epsilon
         grads *= learning_rate
         grads /= scratch

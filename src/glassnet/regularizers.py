@@ -11,6 +11,9 @@ With a regularizer ``R`` on a weight array ``W`` the training loss becomes
 Keras semantics: there is no factor 1/2 in the L2 penalty, and the string
 identifiers ``'l1'``, ``'l2'`` and ``'l1_l2'`` mean a factor of 0.01 (each).
 A regularizer only computes; the layer adds ``gradient(W)`` to ``dW``.
+
+The arrays are those of the active backend (:mod:`glassnet.backend`); NumPy
+arrays and nested lists are accepted too, and converted.
 """
 
 from __future__ import annotations
@@ -20,6 +23,20 @@ from typing import Any
 import numpy as np
 
 from glassnet._validation import check_choice, check_float
+from glassnet.backend import xp
+
+
+def _as_array(w: Any) -> np.ndarray:
+    """``w`` (a NumPy array, list, ...) as an array of the active backend.
+
+    The callers test ``isinstance(w, xp.array_type)`` themselves first, so that a layer's
+    own weights pass with no function call.
+    """
+    return xp.from_numpy(np.asarray(w))
+
+
+# sum(|w|) is written ``a.sum() if xp.is_numpy else xp.sum(a)`` below: ndarray.sum()
+# skips np.sum's dispatch layer, about 2 µs a call, and the penalty is computed every step.
 
 
 class Regularizer:
@@ -32,7 +49,8 @@ class Regularizer:
         raise NotImplementedError
 
     def gradient(self, w: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """``dR/dw``, an array shaped like ``w``; written into ``out`` (not ``w``) if given."""
+        """``dR/dw``, an array of the active backend shaped like ``w``; written into
+        ``out`` (an array of that backend, not ``w``) if given."""
         raise NotImplementedError
 
     def get_config(self) -> dict:
@@ -65,10 +83,15 @@ class L1(Regularizer):
         self.l1 = check_float("l1", l1, low=0.0)
 
     def __call__(self, w):
-        return self.l1 * float(np.abs(w).sum())
+        if not isinstance(w, xp.array_type):
+            w = _as_array(w)
+        absolute = xp.abs(w)
+        return self.l1 * float(absolute.sum() if xp.is_numpy else xp.sum(absolute))
 
     def gradient(self, w, out=None):
-        out = np.sign(w, out=out)
+        if not isinstance(w, xp.array_type):
+            w = _as_array(w)
+        out = xp.sign(w, out=out)
         out *= self.l1
         return out
 
@@ -91,11 +114,14 @@ class L2(Regularizer):
         self.l2 = check_float("l2", l2, low=0.0)
 
     def __call__(self, w):
-        w = np.asarray(w)
-        return self.l2 * float(np.vdot(w, w))  # vdot flattens: sum of w_i * w_i
+        if not isinstance(w, xp.array_type):
+            w = _as_array(w)
+        return self.l2 * float(xp.vdot(w, w))  # vdot flattens: sum of w_i * w_i
 
     def gradient(self, w, out=None):
-        return np.multiply(w, 2.0 * self.l2, out=out)
+        if not isinstance(w, xp.array_type):
+            w = _as_array(w)
+        return xp.multiply(w, 2.0 * self.l2, out=out)
 
     def get_config(self):
         return {**super().get_config(), "l2": self.l2}
@@ -118,13 +144,18 @@ class L1L2(Regularizer):
         self.l2 = check_float("l2", l2, low=0.0)
 
     def __call__(self, w):
-        w = np.asarray(w)
-        return self.l1 * float(np.abs(w).sum()) + self.l2 * float(np.vdot(w, w))
+        if not isinstance(w, xp.array_type):
+            w = _as_array(w)
+        absolute = xp.abs(w)
+        sum_of_absolute_values = float(absolute.sum() if xp.is_numpy else xp.sum(absolute))
+        return self.l1 * sum_of_absolute_values + self.l2 * float(xp.vdot(w, w))
 
     def gradient(self, w, out=None):
-        out = np.sign(w, out=out)
+        if not isinstance(w, xp.array_type):
+            w = _as_array(w)
+        out = xp.sign(w, out=out)
         out *= self.l1
-        out += np.multiply(w, 2.0 * self.l2)
+        out += xp.multiply(w, 2.0 * self.l2)
         return out
 
     def get_config(self):

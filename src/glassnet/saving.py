@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 import glassnet
+from glassnet.backend import xp
 
 FORMAT_NAME = "glassnet-model"
 FORMAT_VERSION = 1
@@ -161,7 +162,7 @@ def save_model(model: Any, filepath: Any, include_optimizer: bool = True) -> Non
         }
         if include_optimizer and getattr(optimizer, "built", True):
             for name, value in optimizer.get_state().items():
-                files[f"optimizer/{name}.npy"] = _npy_bytes(np.asarray(value))
+                files[f"optimizer/{name}.npy"] = _npy_bytes(np.asarray(xp.to_numpy(value)))
     layer_rngs = {}
     for i, layer in enumerate(model.layers):
         rng = getattr(layer, "rng", None)  # layers that draw random numbers (Dropout) have one
@@ -171,7 +172,7 @@ def save_model(model: Any, filepath: Any, include_optimizer: bool = True) -> Non
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "glassnet_version": glassnet.__version__,
-        "floatx": str(model.parameters.dtype),
+        "floatx": model.dtype,
         "model": model.get_config(),
         "compile": compile_config,
         "training": {

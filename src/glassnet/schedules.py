@@ -12,6 +12,10 @@ A schedule is a plain callable, so it is easy to look at::
 
 Schedules are saved as JSON-friendly dicts (:meth:`LearningRateSchedule.get_config`,
 whose ``'name'`` key names the class) and rebuilt with :func:`deserialize`.
+
+A schedule computes on the host with NumPy whichever array backend is active
+(:mod:`glassnet.backend`): the optimizer asks for one Python float per step.
+An array of steps of the active backend is accepted and copied to the host.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from glassnet._validation import check_choice, check_float, check_positive
+from glassnet.backend import is_backend_array, xp
 
 
 def _check_bool(name: str, value: Any) -> bool:
@@ -42,8 +47,10 @@ class LearningRateSchedule:
     def __call__(self, step: float | np.ndarray) -> float | np.ndarray:
         """The learning rate at ``step`` (a number, or an array of steps).
 
-        Returns a Python float for a scalar step and a float64 array otherwise.
+        Returns a Python float for a scalar step and a float64 NumPy array otherwise.
         """
+        if is_backend_array(step) and not isinstance(step, np.ndarray):
+            step = xp.to_numpy(step)
         steps = np.asarray(step, dtype=np.float64)
         if np.any(steps < 0) or not np.all(np.isfinite(steps)):
             raise ValueError(f"step must be a finite number >= 0, got {step!r}")

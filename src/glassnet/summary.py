@@ -25,7 +25,7 @@ def _rows(model: Any) -> list[tuple[str, str, str]]:
 
 
 def _totals(model: Any) -> list[str]:
-    itemsize = np.dtype(model.parameters.dtype).itemsize
+    itemsize = np.dtype(model.dtype).itemsize
     trainable = sum(layer.count_params() for layer in model.layers if layer.trainable and layer.built)
     frozen = sum(layer.count_params() for layer in model.layers if not layer.trainable and layer.built)
     total = trainable + frozen

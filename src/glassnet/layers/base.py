@@ -4,7 +4,8 @@ A layer declares its parameters in :meth:`Layer.build` with :meth:`Layer.add_wei
 The model then allocates *one* contiguous buffer for the parameters of all layers
 (and one for their gradients) and hands each layer its arrays as views into those
 buffers (:meth:`Layer.bind`). An optimizer step is then a few in-place passes over
-one buffer, and a layer's ``W`` and ``dW`` are ordinary NumPy arrays to read.
+one buffer, and a layer's ``W`` and ``dW`` are ordinary arrays to read (NumPy arrays on
+the default backend, see :mod:`glassnet.backend`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from glassnet import initializers, regularizers
+from glassnet.backend import dtype_name, xp
 
 _name_counts: dict[str, int] = {}
 
@@ -155,8 +157,8 @@ class Layer:
         return sum(spec.size for spec in self.param_specs)
 
     def get_weights(self) -> list[np.ndarray]:
-        """Copies of the parameter arrays, in declaration order (Keras: kernel, bias)."""
-        return [self.params[spec.name].copy() for spec in self.param_specs]
+        """Copies of the parameter arrays as NumPy arrays, in declaration order (Keras: kernel, bias)."""
+        return [np.array(xp.to_numpy(self.params[spec.name])) for spec in self.param_specs]
 
     def set_weights(self, weights: list[np.ndarray]) -> None:
         """Copy ``weights`` into the parameter arrays (shapes must match)."""
@@ -174,7 +176,11 @@ class Layer:
                 )
             if not np.isfinite(value).all():
                 raise ValueError(f"Layer {self.name!r}: weight {spec.name!r} contains NaN or inf")
-            self.params[spec.name][...] = value
+            target = self.params[spec.name]
+            if xp.is_numpy:
+                target[...] = value
+            else:
+                target[...] = xp.from_numpy(value.astype(dtype_name(target)))
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments, JSON-serialisable (used by ``model.save``)."""
@@ -212,16 +218,16 @@ class Workspace:
     """
 
     def __init__(self, max_sizes: int = 3) -> None:
-        self._by_size: dict[tuple[int, np.dtype], dict[str, np.ndarray]] = {}
+        self._by_size: dict[tuple[int, Any], dict[str, np.ndarray]] = {}
         self._max_sizes = max_sizes
 
-    def get(self, m: int, dtype: np.dtype, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
-        key = (m, np.dtype(dtype))
+    def get(self, m: int, dtype: Any, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+        key = (m, dtype)
         arrays = self._by_size.get(key)
         if arrays is None:
             if len(self._by_size) >= self._max_sizes:
                 self._by_size.pop(next(iter(self._by_size)))
-            arrays = {name: np.empty((m, *shape), dtype=dtype) for name, shape in shapes.items()}
+            arrays = {name: xp.empty((m, *shape), dtype=dtype) for name, shape in shapes.items()}
             self._by_size[key] = arrays
         return arrays
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from glassnet import activations, initializers, regularizers
 from glassnet._validation import check_bool, check_int
+from glassnet.backend import xp
 from glassnet.layers.base import Layer, Workspace
 
 
@@ -105,7 +106,7 @@ class Dense(Layer):
         if A_prev.shape[0] != self._work_m:
             self._use_workspace(A_prev.shape[0], self.W.dtype)
         self.A_prev = A_prev
-        self.Z = np.dot(A_prev, self.W, out=self._Z)             # Z = A_prev · W
+        self.Z = xp.matmul(A_prev, self.W, out=self._Z)             # Z = A_prev · W
         if self.use_bias:
             self.Z += self.b                                      #   + b
         if self._linear:
@@ -124,15 +125,15 @@ class Dense(Layer):
             if dA is None:
                 raise TypeError(f"{self.name}.backward() needs dA (or dZ for a fused output layer)")
             dZ = self.activation.backward(dA, self.Z, self.A, out=dA)   # dZ = dA * g'(Z)
-        np.dot(self.A_prev.T, dZ, out=self.dW)                         # dW = A_prevᵀ · dZ
+        xp.matmul(self.A_prev.T, dZ, out=self.dW)                         # dW = A_prevᵀ · dZ
         self.dW *= self._one_over_m                                     #      / m
         if self.use_bias:
-            np.dot(self._mean_row, dZ, out=self.db)                     # db = Σ dZ / m
+            xp.matmul(self._mean_row, dZ, out=self.db)                     # db = Σ dZ / m
         if self._regularized:
             self._add_regularization_gradients()
         if not self.needs_input_gradient:
             return None
-        return np.dot(dZ, self.W.T, out=self._dA_prev)                 # dA_prev = dZ · Wᵀ
+        return xp.matmul(dZ, self.W.T, out=self._dA_prev)                 # dA_prev = dZ · Wᵀ
 
     def _add_regularization_gradients(self) -> None:
         if self.kernel_regularizer is not None:
@@ -140,7 +141,7 @@ class Dense(Layer):
         if self.use_bias and self.bias_regularizer is not None:
             self.db += self.bias_regularizer.gradient(self.b)
 
-    def _use_workspace(self, m: int, dtype: np.dtype) -> None:
+    def _use_workspace(self, m: int, dtype: Any) -> None:
         """Point Z, A, dA_prev at work arrays for batches of ``m`` rows (made once per size)."""
         assert self.input_shape is not None, "build() sets input_shape before forward()"
         work = self._workspace.get(
@@ -149,7 +150,7 @@ class Dense(Layer):
         if "mean_row" not in work:
             # A row of 1/m: db = (1/m)·1ᵀ·dZ as one matrix-vector product (a GEMV is
             # several times faster than dZ.sum(axis=0) for small batches).
-            work["mean_row"] = np.full(m, 1.0 / m, dtype=dtype)
+            work["mean_row"] = xp.full(m, 1.0 / m, dtype=dtype)
         self._Z, self._A, self._dA_prev = work["Z"], work["A"], work["dA_prev"]
         self._mean_row, self._one_over_m = work["mean_row"], 1.0 / m
         self._work_m = m

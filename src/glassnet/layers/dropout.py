@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from glassnet._validation import check_float
+from glassnet.backend import dtype_name, xp
 from glassnet.layers.base import Layer, Workspace
 from glassnet.utils import make_rng
 
@@ -48,17 +49,26 @@ class Dropout(Layer):
             A_prev.shape[0], A_prev.dtype, {"mask": self.input_shape, "A": self.input_shape}
         )
         mask = work["mask"]
-        self.rng.random(dtype=mask.dtype, out=mask)                  # u ~ Uniform[0, 1)
+        self._draw_uniform(mask)                                     # u ~ Uniform[0, 1)
         keep = 1.0 / (1.0 - self.rate)
-        np.greater_equal(mask, self.rate, out=mask)                  # 1 where kept, 0 where dropped
+        xp.greater_equal(mask, self.rate, out=mask)                  # 1 where kept, 0 where dropped
         mask *= keep                                                 # ... scaled by 1 / (1 - rate)
         self.mask = mask
-        return np.multiply(A_prev, mask, out=work["A"])              # A = A_prev * mask
+        return xp.multiply(A_prev, mask, out=work["A"])              # A = A_prev * mask
 
     def backward(self, dA: np.ndarray) -> np.ndarray:
         if not self.training:
             return dA
-        return np.multiply(dA, self.mask, out=dA)                    # dA_prev = dA * mask
+        return xp.multiply(dA, self.mask, out=dA)                    # dA_prev = dA * mask
+
+    def _draw_uniform(self, out: Any) -> None:
+        """Fill ``out`` with uniform draws of this layer's NumPy Generator (drawn on the host
+        for other backends, so a seed gives the same masks everywhere)."""
+        if xp.is_numpy:
+            self.rng.random(dtype=out.dtype, out=out)
+        else:
+            draws = self.rng.random(out.shape, dtype=np.dtype(dtype_name(out)))
+            out[...] = xp.from_numpy(draws)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}

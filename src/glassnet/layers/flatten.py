@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from glassnet.backend import xp
 from glassnet.layers.base import Layer
 
 
@@ -19,8 +20,8 @@ class Flatten(Layer):
         self.built = True
 
     def forward(self, A_prev: np.ndarray, training: bool = False) -> np.ndarray:
-        return A_prev.reshape(A_prev.shape[0], -1)
+        return xp.reshape(A_prev, (A_prev.shape[0], -1))
 
     def backward(self, dA: np.ndarray) -> np.ndarray:
         assert self.input_shape is not None, "build() sets input_shape before backward()"
-        return dA.reshape(dA.shape[0], *self.input_shape)
+        return xp.reshape(dA, (dA.shape[0], *self.input_shape))

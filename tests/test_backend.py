@@ -1,0 +1,129 @@
+"""Selecting array backends: errors, isolation of models, results equal across backends."""
+
+import sys
+import types
+
+import numpy as np
+import pytest
+
+import glassnet
+from glassnet import backend, config
+from glassnet.backend import BackendError, xp
+from glassnet.datasets import make_circles
+from glassnet.layers import Dense, Dropout
+from glassnet.models import Sequential
+
+
+def test_numpy_is_the_default_and_its_functions_are_numpy_itself():
+    assert config.get_backend() == "numpy"
+    # No layer between the core and NumPy on the default backend: the fast path is NumPy's.
+    assert xp.multiply is np.multiply and xp.matmul is np.dot and xp.take is np.take
+
+
+def test_unknown_backend_names_the_choices_and_suggests_one():
+    with pytest.raises(ValueError, match=r"backend.*'cuppy'.*array_api_strict, cupy, numpy.*'cupy'"):
+        config.set_backend("cuppy")
+    assert config.get_backend() == "numpy"
+
+
+def test_cupy_missing_gives_an_install_hint(monkeypatch):
+    monkeypatch.setitem(sys.modules, "cupy", None)  # import cupy raises ImportError
+    with pytest.raises(BackendError, match="backend 'cupy' needs CuPy.*pip install cupy"):
+        config.set_backend("cupy")
+    assert config.get_backend() == "numpy"
+
+
+def test_cupy_without_a_usable_gpu_is_refused(monkeypatch):
+    fake = types.ModuleType("cupy")
+    fake.cuda = types.SimpleNamespace(is_available=lambda: False)
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    with pytest.raises(BackendError, match=r"no GPU is usable.*is_available\(\) is False"):
+        config.set_backend("cupy")
+    assert config.get_backend() == "numpy"  # the failed switch changed nothing
+
+
+def test_use_backend_restores_the_previous_backend_after_an_error():
+    with pytest.raises(RuntimeError, match="inside"), config.use_backend("array_api_strict"):
+        assert xp.name == "array_api_strict"
+        raise RuntimeError("inside")
+    assert xp.name == "numpy" and xp.is_numpy
+
+
+def test_out_is_emulated_with_the_numpy_meaning():
+    with config.use_backend("array_api_strict"):
+        a = xp.from_numpy(np.array([[1.0, -2.0], [3.0, -4.0]], dtype=np.float32))
+        out = xp.empty((2, 2), dtype=xp.float32)
+        result = xp.maximum(a, 0.0, out=out)
+        assert result is out
+        np.testing.assert_array_equal(xp.to_numpy(out), [[1, 0], [3, 0]])
+        xp.greater(a, 0.0, out=out)  # a bool result is cast to out's dtype, as NumPy does
+        np.testing.assert_array_equal(xp.to_numpy(out), [[1, 0], [1, 0]])
+        xp.matmul(a, a, out=out)
+        np.testing.assert_allclose(xp.to_numpy(out), np.array([[1, -2], [3, -4]]) @ [[1, -2], [3, -4]])
+
+
+def test_a_model_refuses_to_run_under_another_backend():
+    model = Sequential([Dense(3, input_dim=2, activation="relu"), Dense(1, activation="sigmoid")])
+    model.compile(loss="binary_crossentropy", optimizer="adam")
+    model.predict(np.zeros((1, 2)))
+    with config.use_backend("array_api_strict"):
+        expected = "made with the 'numpy' backend.*active backend is 'array_api_strict'"
+        with pytest.raises(BackendError, match=expected):
+            model.predict(np.zeros((1, 2)))
+        with pytest.raises(BackendError, match="set_backend\\('numpy'\\)"):
+            model.fit(np.zeros((4, 2)), np.zeros(4), verbose=0)
+
+
+def _train(backend_name, seed=0):
+    X, y = make_circles(n_samples=200, factor=0.3, noise=0.1, random_state=0)
+    with config.use_backend(backend_name):
+        glassnet.set_random_seed(seed)
+        model = Sequential([
+            Dense(8, input_dim=2, activation="relu"),
+            Dropout(0.1, seed=1),
+            Dense(6, activation="tanh"),
+            Dense(1, activation="sigmoid"),
+        ])
+        model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+        history = model.fit(X, y, epochs=5, batch_size=32, verbose=0)
+        return model.get_weights(), history.history, model.predict(X[:5]), model.evaluate(X, y, verbose=0)
+
+
+@pytest.mark.parametrize("floatx", ["float32", "float64"])
+def test_a_seed_trains_the_same_model_on_numpy_and_on_the_array_api(floatx):
+    config.set_floatx(floatx)
+    weights_np, history_np, predictions_np, evaluation_np = _train("numpy")
+    weights_aa, history_aa, predictions_aa, evaluation_aa = _train("array_api_strict")
+    # Same initial weights, dropout masks and batch order (all drawn on the host); only the
+    # rounding of the matrix products may differ (np.dot vs np.matmul kernels).
+    rtol = 1e-4 if floatx == "float32" else 1e-10
+    assert isinstance(predictions_aa, np.ndarray) and predictions_aa.dtype == np.dtype(floatx)
+    for w_np, w_aa in zip(weights_np, weights_aa, strict=True):
+        assert isinstance(w_aa, np.ndarray)
+        np.testing.assert_allclose(w_aa, w_np, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(history_aa["loss"], history_np["loss"], rtol=rtol)
+    assert history_aa["accuracy"] == pytest.approx(history_np["accuracy"], abs=0.01)
+    np.testing.assert_allclose(predictions_aa, predictions_np, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(evaluation_aa, evaluation_np, rtol=rtol)
+
+
+def test_a_model_saved_under_one_backend_loads_under_the_other(tmp_path):
+    X, y = make_circles(n_samples=100, factor=0.3, noise=0.1, random_state=0)
+    with config.use_backend("array_api_strict"):
+        model = Sequential([Dense(4, input_dim=2, activation="relu"), Dense(1, activation="sigmoid")])
+        model.compile(loss="binary_crossentropy", optimizer="adam")
+        model.fit(X, y, epochs=2, verbose=0)
+        model.save(tmp_path / "m.glassnet")
+        expected = model.predict(X)
+    loaded = glassnet.load_model(tmp_path / "m.glassnet")
+    assert isinstance(loaded.parameters, np.ndarray)
+    np.testing.assert_allclose(loaded.predict(X), expected, rtol=1e-6)
+    loaded.fit(X, y, epochs=1, verbose=0)  # the optimizer state came along
+
+
+def test_dtype_name_and_backend_float_dtype():
+    assert backend.dtype_name(np.zeros(2, dtype=np.float64)) == "float64"
+    with config.use_backend("array_api_strict"):
+        config.set_floatx("float64")
+        assert backend.float_dtype() == xp.float64
+        assert backend.dtype_name(xp.zeros(2, dtype=backend.float_dtype())) == "float64"
