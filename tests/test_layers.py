@@ -231,3 +231,58 @@ def test_binary_step_trains_with_a_clear_error():
     assert model.predict(X).shape == (2, 1)  # inference works
     with pytest.raises(ValueError, match="zero"):
         model.fit(X, np.array([0.0, 1.0]), verbose=0)
+
+
+@pytest.mark.parametrize("m", [127, 128, 300])
+def test_examples_stored_as_columns_give_the_textbook_numbers(float64, m):
+    """Narrow layers on large batches keep examples as columns in memory (Zᵀ = Wᵀ·A_prevᵀ);
+    forward and backward must give exactly the textbook row-layout numbers, through wide and
+    narrow layers, a Dropout and an Activation layer, with and without the transposed path."""
+    from glassnet.layers.base import stores_examples_as_columns
+
+    rng = np.random.default_rng(5)
+    model = Sequential([
+        Dense(6, input_dim=3, activation="relu"),
+        Dense(40, activation="tanh"),             # wide: rows
+        Dropout(0.3, seed=0),
+        Dense(5),
+        Activation("sigmoid"),
+        Dense(2, activation="softmax"),
+    ])
+    model.compile(optimizer="sgd", loss="categorical_crossentropy")
+    X = rng.normal(size=(m, 3))
+    Y = np.eye(2)[rng.integers(0, 2, m)]
+    model._refresh_step_settings()
+    A = to_numpy(model.forward(X, training=True))
+    model.backward(Y, model.layers[-1].A)
+    assert stores_examples_as_columns(m, (6,)) == (m >= 128)
+    if model.layers[0].Z.__class__ is np.ndarray:  # the layout itself is visible on NumPy
+        assert model.layers[0].Z.T.flags.c_contiguous == (m >= 128)
+        assert model.layers[1].Z.flags.c_contiguous
+
+    W = [to_numpy(layer.W) for layer in model.layers if isinstance(layer, Dense)]
+    b = [to_numpy(layer.b) for layer in model.layers if isinstance(layer, Dense)]
+    mask = to_numpy(model.layers[2].mask)
+    sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    Z0 = X @ W[0] + b[0]
+    A0 = np.maximum(Z0, 0)
+    Z1 = A0 @ W[1] + b[1]
+    A1 = np.tanh(Z1) * mask
+    Z2 = A1 @ W[2] + b[2]
+    A2 = sig(Z2)
+    Z3 = A2 @ W[3] + b[3]
+    A3 = np.exp(Z3 - Z3.max(axis=1, keepdims=True))
+    A3 /= A3.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(A, A3, rtol=1e-12)
+    dZ3 = (A3 - Y) / m
+    dA2 = dZ3 @ W[3].T
+    dZ2 = dA2 * A2 * (1 - A2)
+    dA1 = dZ2 @ W[2].T
+    dZ1 = dA1 * mask * (1 - np.tanh(Z1) ** 2)
+    dA0 = dZ1 @ W[1].T
+    dZ0 = dA0 * (Z0 > 0)
+    expected = [X.T @ dZ0, dZ0.sum(0), A0.T @ dZ1, dZ1.sum(0), A1.T @ dZ2, dZ2.sum(0), A2.T @ dZ3, dZ3.sum(0)]
+    grads = [to_numpy(layer.grads[name]) for layer in model.layers if isinstance(layer, Dense)
+             for name in ("kernel", "bias")]
+    for mine, theirs in zip(grads, expected, strict=True):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-10, atol=1e-15)

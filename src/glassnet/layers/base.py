@@ -210,11 +210,25 @@ def _check_shape(name: str, shape: Any) -> tuple[int, ...]:
     return tuple(check_int(f"{name}[{i}]", s) for i, s in enumerate(shape))
 
 
+def stores_examples_as_columns(m: int, shape: tuple[int, ...]) -> bool:
+    """Whether a work array of ``m`` examples of ``shape`` keeps its examples as columns.
+
+    Every array is *indexed* ``(m, n)``, one example per row. In memory, a narrow layer
+    (fewer than 32 units) on a large batch (128 rows or more) stores the transpose,
+    ``(n, m)`` with one example per column, as the articles write ``Z = W·A + b``: then
+    ``Z += b`` runs along rows of ``m`` numbers instead of ``m`` rows of ``n`` numbers,
+    which on the articles' 2-4-6-6-4-1 network at 1000 rows makes a training step
+    about 1.5x faster. Wide layers and small batches keep examples in rows.
+    """
+    return len(shape) == 1 and shape[0] < 32 and m >= 128
+
+
 class Workspace:
     """Arrays a layer writes into with ``out=``, allocated once per batch size.
 
     Training uses the same batch size step after step (plus one smaller last batch),
     so the arrays are made once and reused; no allocation happens in the hot loop.
+    The memory layout of each array follows :func:`stores_examples_as_columns`.
     """
 
     def __init__(self, max_sizes: int = 3) -> None:
@@ -227,7 +241,11 @@ class Workspace:
         if arrays is None:
             if len(self._by_size) >= self._max_sizes:
                 self._by_size.pop(next(iter(self._by_size)))
-            arrays = {name: xp.empty((m, *shape), dtype=dtype) for name, shape in shapes.items()}
+            arrays = {
+                name: xp.empty((shape[0], m), dtype=dtype).T if stores_examples_as_columns(m, shape)
+                else xp.empty((m, *shape), dtype=dtype)
+                for name, shape in shapes.items()
+            }
             self._by_size[key] = arrays
         return arrays
 

@@ -9,7 +9,7 @@ import numpy as np
 from glassnet import activations, initializers, regularizers
 from glassnet._validation import check_bool, check_int
 from glassnet.backend import xp
-from glassnet.layers.base import Layer, Workspace
+from glassnet.layers.base import Layer, Workspace, stores_examples_as_columns
 
 
 class Dense(Layer):
@@ -106,11 +106,15 @@ class Dense(Layer):
         if A_prev.shape[0] != self._work_m:
             self._use_workspace(A_prev.shape[0], self.W.dtype)
         self.A_prev = A_prev
-        self.Z = xp.matmul(A_prev, self.W, out=self._Z)             # Z = A_prev · W
+        if not self._Z_columns:
+            self.Z = xp.matmul(A_prev, self.W, out=self._Z)          # Z = A_prev · W
+        else:  # Z keeps examples as columns: the same product, transposed (Zᵀ = Wᵀ · A_prevᵀ)
+            self.Z = self._Z
+            xp.matmul(self.W.T, A_prev.T, out=self.Z.T)
         if self.use_bias:
-            self.Z += self.b                                      #   + b
+            self.Z += self.b                                         #   + b
         if self._linear:
-            self.A = self.Z                                       # A = Z
+            self.A = self.Z                                          # A = Z
         else:
             self.A = self.activation.forward(self.Z, out=self._A)    # A = g(Z)
         return self.A
@@ -125,15 +129,18 @@ class Dense(Layer):
             if dA is None:
                 raise TypeError(f"{self.name}.backward() needs dA (or dZ for a fused output layer)")
             dZ = self.activation.backward(dA, self.Z, self.A, out=dA)   # dZ = dA * g'(Z)
-        xp.matmul(self.A_prev.T, dZ, out=self.dW)                         # dW = A_prevᵀ · dZ
+        xp.matmul(self.A_prev.T, dZ, out=self.dW)                       # dW = A_prevᵀ · dZ
         self.dW *= self._one_over_m                                     #      / m
         if self.use_bias:
-            xp.matmul(self._mean_row, dZ, out=self.db)                     # db = Σ dZ / m
+            xp.matmul(self._mean_row, dZ, out=self.db)                  # db = Σ dZ / m
         if self._regularized:
             self._add_regularization_gradients()
         if not self.needs_input_gradient:
             return None
-        return xp.matmul(dZ, self.W.T, out=self._dA_prev)                 # dA_prev = dZ · Wᵀ
+        if not self._dA_prev_columns:
+            return xp.matmul(dZ, self.W.T, out=self._dA_prev)           # dA_prev = dZ · Wᵀ
+        xp.matmul(self.W, dZ.T, out=self._dA_prev.T)                     # (transposed: dA_prevᵀ = W · dZᵀ)
+        return self._dA_prev
 
     def _add_regularization_gradients(self) -> None:
         if self.kernel_regularizer is not None:
@@ -152,6 +159,10 @@ class Dense(Layer):
             # several times faster than dZ.sum(axis=0) for small batches).
             work["mean_row"] = xp.full(m, 1.0 / m, dtype=dtype)
         self._Z, self._A, self._dA_prev = work["Z"], work["A"], work["dA_prev"]
+        # np.dot writes only into C-ordered arrays: an array that stores its examples as
+        # columns receives the transposed product (see stores_examples_as_columns).
+        self._Z_columns = stores_examples_as_columns(m, (self.units,))
+        self._dA_prev_columns = stores_examples_as_columns(m, self.input_shape)
         self._mean_row, self._one_over_m = work["mean_row"], 1.0 / m
         self._work_m = m
 
