@@ -74,6 +74,14 @@ def _as_float(z: Any) -> Array:
     return xp.from_numpy(z)
 
 
+def _distinct_owners(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether NumPy arrays ``a`` and ``b`` are (views of) two different arrays that own
+    their memory; NumPy's ``base`` is always the owner, never a view of it."""
+    owner_a = a if a.base is None else a.base
+    owner_b = b if b.base is None else b.base
+    return owner_a is not owner_b and type(owner_a) is np.ndarray and type(owner_b) is np.ndarray
+
+
 def _input_and_buffer(z: Any, out: Array | None) -> tuple[Array, Array]:
     """``z`` as an array of the active backend, and the array ``forward`` writes into:
     ``out`` (which must not overlap ``z``) or a new one."""
@@ -81,12 +89,11 @@ def _input_and_buffer(z: Any, out: Array | None) -> tuple[Array, Array]:
         z = _as_float(z)
     if out is None:
         return z, xp.empty_like(z)
-    # Two NumPy arrays that own their memory (base None) and are not the same object cannot
-    # overlap: the exact (slower) test is needed only when one of them is a view. The array
-    # API cannot tell whether two arrays share memory, so other backends check identity only.
-    if out is z or (
-        xp.is_numpy and (out.base is not None or z.base is not None) and xp.may_share_memory(out, z)
-    ):
+    # Views of two different NumPy arrays that own their memory cannot overlap: the exact
+    # (slower) test is needed only when both come from the same owner, or from a buffer that
+    # is not an array. The array API cannot tell whether two arrays share memory, so other
+    # backends check identity only.
+    if out is z or (xp.is_numpy and not _distinct_owners(out, z) and xp.may_share_memory(out, z)):
         raise ValueError(
             "out must not share memory with z in forward(z, out=...): the activation reads z "
             "after it starts writing out; pass a separate buffer or out=None"
