@@ -93,7 +93,12 @@ def _input_and_buffer(z: Any, out: Array | None) -> tuple[Array, Array]:
     # (slower) test is needed only when both come from the same owner, or from a buffer that
     # is not an array. The array API cannot tell whether two arrays share memory, so other
     # backends check identity only.
-    if out is z or (xp.is_numpy and not _distinct_owners(out, z) and xp.may_share_memory(out, z)):
+    if out is z or (
+        xp.is_numpy
+        and (out.base is not None or z.base is not None)
+        and not _distinct_owners(out, z)
+        and xp.may_share_memory(out, z)
+    ):
         raise ValueError(
             "out must not share memory with z in forward(z, out=...): the activation reads z "
             "after it starts writing out; pass a separate buffer or out=None"

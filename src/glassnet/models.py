@@ -576,7 +576,9 @@ class Sequential:
         self.stop_training = False
         self._stop_reason = None
         self._refresh_step_settings()
-        batch_X = xp.empty((batch_size, *X.shape[1:]), dtype=X.dtype)
+        # With one batch per epoch, shuffling would only change the order of a sum.
+        shuffle_rows = shuffle and steps > 1
+        batch_X = xp.empty((batch_size, *X.shape[1:]), dtype=X.dtype) if shuffle_rows else None
         outputs = self._epoch_outputs = _EpochOutputs(self, n, A_dtype=X.dtype)
         wants_batch_logs = any(not isinstance(c, callbacks_module.ProgbarLogger) for c in hooks.batch_end)
         last: Any = self.layers[-1]
@@ -589,14 +591,17 @@ class Sequential:
         with interrupted, xp.errstate(over="ignore", invalid="ignore"):
             for epoch in range(initial_epoch, epochs):
                 hooks.call("on_epoch_begin", epoch, {})
-                order = xp.from_numpy(self._rng.permutation(n) if shuffle else np.arange(n))
+                order = xp.from_numpy(self._rng.permutation(n)) if shuffle_rows else None
                 outputs.start_epoch(Y, weights, order)
                 for step in range(steps):
                     for callback in hooks.batch_begin:
                         callback.on_train_batch_begin(step, {})
                     start, stop = step * batch_size, min((step + 1) * batch_size, n)
-                    xb = batch_X[: stop - start, ...]
-                    xp.take(X, order[start:stop], axis=0, out=xb, mode="clip")  # the mini-batch
+                    if order is None:
+                        xb = X[start:stop, ...]                                 # the mini-batch
+                    else:
+                        xb = batch_X[: stop - start, ...]
+                        xp.take(X, order[start:stop], axis=0, out=xb, mode="clip")  # the mini-batch
                     yb, wb = outputs.targets(start, stop)
                     A = self._step(xb, yb, wb)
                     outputs.store(start, stop, A, getattr(last, "Z", None))
@@ -871,10 +876,14 @@ class _EpochOutputs:
         self.Z = xp.empty(shape, dtype=A_dtype) if model._loss_uses_z else None
         self.penalty = np.zeros(n) if model._has_regularizers else None
 
-    def start_epoch(self, Y: np.ndarray, weights: np.ndarray | None, order: np.ndarray) -> None:
-        """Put the targets (and weights) in this epoch's order: one gather per epoch."""
-        self.Y = xp.take(Y, order, axis=0)
-        self.weights = None if weights is None else xp.take(weights, order, axis=0)
+    def start_epoch(self, Y: np.ndarray, weights: np.ndarray | None, order: np.ndarray | None) -> None:
+        """Put the targets (and weights) in this epoch's order (``None``: as given), one gather
+        per epoch."""
+        if order is None:
+            self.Y, self.weights = Y, weights
+        else:
+            self.Y = xp.take(Y, order, axis=0)
+            self.weights = None if weights is None else xp.take(weights, order, axis=0)
         self.stored = self.counted = 0
         self.loss_sum = 0.0
         for metric in self.model.metrics:
