@@ -17,7 +17,7 @@ from glassnet.models import Sequential
 def test_numpy_is_the_default_and_its_functions_are_numpy_itself():
     assert config.get_backend() == "numpy"
     # No layer between the core and NumPy on the default backend: the fast path is NumPy's.
-    assert xp.multiply is np.multiply and xp.matmul is np.dot and xp.take is np.take
+    assert xp.multiply is np.multiply and xp.matmul is np.dot and xp.take is np.ndarray.take
 
 
 def test_unknown_backend_names_the_choices_and_suggests_one():
@@ -40,6 +40,16 @@ def test_cupy_without_a_usable_gpu_is_refused(monkeypatch):
     with pytest.raises(BackendError, match=r"no GPU is usable.*is_available\(\) is False"):
         config.set_backend("cupy")
     assert config.get_backend() == "numpy"  # the failed switch changed nothing
+
+
+def test_cupy_with_a_gpu_but_without_array_api_compat_says_what_to_install(monkeypatch):
+    fake = types.ModuleType("cupy")
+    fake.cuda = types.SimpleNamespace(is_available=lambda: True)
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    monkeypatch.setitem(sys.modules, "array_api_compat.cupy", None)
+    with pytest.raises(BackendError, match="array-api-compat.*glassnet\\[gpu\\]"):
+        config.set_backend("cupy")
+    assert config.get_backend() == "numpy"
 
 
 def test_use_backend_restores_the_previous_backend_after_an_error():

@@ -227,7 +227,13 @@ def _load(name: str) -> tuple[Any, dict[str, Any]]:
             "backend 'cupy': CuPy is installed but no GPU is usable here "
             "(cupy.cuda.is_available() is False); use set_backend('numpy')"
         )
-    compat = importlib.import_module("array_api_compat.cupy")
+    try:
+        compat = importlib.import_module("array_api_compat.cupy")
+    except ImportError as error:
+        raise BackendError(
+            "backend 'cupy' needs the array-api-compat package: pip install array-api-compat "
+            "(or pip install 'glassnet[gpu]')"
+        ) from error
     return compat, _array_api_functions(compat, to_numpy=cupy.asnumpy, from_numpy=cupy.asarray)
 
 

@@ -31,7 +31,10 @@ class Dense(Layer):
     ``Z = W·A + b`` with ``W`` of shape ``(n[l], n[l-1])`` and ``X`` of shape
     ``(n_x, m)``. glassnet stores examples as rows (as Keras, scikit-learn and
     NumPy do), so its ``W`` is the transpose of the articles' ``W`` and every
-    equation above is the articles' equation transposed.
+    equation above is the articles' equation transposed. In memory, a narrow layer
+    on a large batch does keep its examples as columns, as the articles do, because
+    that is faster there (:func:`~glassnet.layers.base.stores_examples_as_columns`);
+    ``Z`` and ``A`` still read as ``(m, n)``.
 
     Parameters
     ----------
