@@ -69,14 +69,14 @@ def fit_cases(X, y, settings: common.Settings, has_torch: bool) -> list[Any]:
         for optimizer, metrics in variants:
             model = _glassnet(optimizer, metrics)
             runners: dict[str, Any] = {
-                "glassnet": lambda model=model, b=batch_size: model.fit(
-                    X, y, batch_size=b, epochs=epochs_per_call, verbose=0, shuffle=True),
+                "glassnet": lambda model=model, b=batch_size, e=epochs_per_call: model.fit(
+                    X, y, batch_size=b, epochs=e, verbose=0, shuffle=True),
             }
             if has_torch:
                 trainer = _torch_trainer(X, y, batch_size, optimizer, accuracy=bool(metrics))
 
-                def torch_epochs(trainer=trainer) -> None:
-                    for _ in range(epochs_per_call):
+                def torch_epochs(trainer=trainer, epochs=epochs_per_call) -> None:
+                    for _ in range(epochs):
                         trainer.epoch()
 
                 runners["torch"] = torch_epochs

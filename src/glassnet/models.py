@@ -578,7 +578,7 @@ class Sequential:
         self._refresh_step_settings()
         # With one batch per epoch, shuffling would only change the order of a sum.
         shuffle_rows = shuffle and steps > 1
-        batch_X = xp.empty((batch_size, *X.shape[1:]), dtype=X.dtype) if shuffle_rows else None
+        batch_X: Any = xp.empty((batch_size, *X.shape[1:]), dtype=X.dtype) if shuffle_rows else None
         outputs = self._epoch_outputs = _EpochOutputs(self, n, A_dtype=X.dtype)
         wants_batch_logs = any(not isinstance(c, callbacks_module.ProgbarLogger) for c in hooks.batch_end)
         last: Any = self.layers[-1]
