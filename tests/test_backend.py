@@ -137,3 +137,30 @@ def test_dtype_name_and_backend_float_dtype():
         config.set_floatx("float64")
         assert backend.float_dtype() == xp.float64
         assert backend.dtype_name(xp.zeros(2, dtype=backend.float_dtype())) == "float64"
+
+
+def test_tools_outside_the_core_name_the_backend_and_the_way_back(tmp_path):
+    from glassnet import viz
+
+    X, y = make_circles(n_samples=40, factor=0.3, noise=0.1, random_state=0)
+    with config.use_backend("array_api_strict"):
+        model = Sequential([Dense(3, input_dim=2, activation="relu"), Dense(1, activation="sigmoid")])
+        model.compile(loss="binary_crossentropy", optimizer="adam")
+        model.fit(X, y, epochs=1, verbose=0)
+        for feature, call in [
+            ("glassnet.explain.trace", lambda: model.trace(X[0], y[0])),
+            ("glassnet.gradient_check", lambda: glassnet.gradient_check(model, X[:4], y[:4])),
+            ("glassnet.diagnose", lambda: glassnet.diagnose(model, X, y)),
+            ("glassnet.viz.plot_neuron_maps", lambda: viz.plot_neuron_maps(model, X, y)),
+        ]:
+            with pytest.raises(BackendError, match=f"{feature} works on models built with the 'numpy' "
+                                                   "backend.*'array_api_strict'.*load_model"):
+                call()
+        # What does work on any backend: predictions, the summary, the equations, pictures
+        # drawn from predict.
+        model.summary(print_fn=lambda text: None)
+        assert "Z[1]" in str(model.explain())
+        viz.plot_decision_boundary(model, X, y)
+        model.save(tmp_path / "m.glassnet")
+    loaded = glassnet.load_model(tmp_path / "m.glassnet")
+    assert "forward" in str(loaded.trace(X[0], y[0])).lower()

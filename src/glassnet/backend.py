@@ -295,4 +295,19 @@ def is_backend_array(value: Any) -> bool:
     return isinstance(value, xp.array_type)
 
 
+def require_numpy_model(model: Any, feature: str) -> None:
+    """Raise :class:`BackendError` unless ``model`` was built, and is used, on NumPy.
+
+    The tools outside the numerical core (traces, gradient checks, diagnoses, some
+    pictures) read a model's arrays with NumPy.
+    """
+    built_with = getattr(model, "_backend", "numpy")
+    if built_with != "numpy" or not xp.is_numpy:
+        raise BackendError(
+            f"{feature} works on models built with the 'numpy' backend; this one was built with "
+            f"{built_with!r} (active backend: {xp.name!r}). Save it with model.save(path) and load it "
+            "under glassnet.config.set_backend('numpy') with glassnet.load_model(path)"
+        )
+
+
 set_backend("numpy")

@@ -26,6 +26,7 @@ import numpy as np
 
 from glassnet import config, optimizers
 from glassnet._validation import check_int, check_positive
+from glassnet.backend import require_numpy_model
 from glassnet.callbacks import Callback, History
 from glassnet.explain import _objective, _prepare_data, _require_compiled, format_shape
 from glassnet.utils import make_rng
@@ -234,6 +235,7 @@ def gradient_check(
       or another ``seed`` for the data if it happens.
     * The weights are restored exactly; ``model.gradients`` is restored too.
     """
+    require_numpy_model(model, "glassnet.gradient_check")
     model._require_built("check the gradients")
     _require_compiled(model, "check the gradients")
     if not isinstance(float64, bool | np.bool_):
@@ -768,6 +770,7 @@ def diagnose(
     Diagnosis
         ``print(diagnosis)``; ``diagnosis.ok``; ``diagnosis.findings``.
     """
+    require_numpy_model(model, "glassnet.diagnose")
     model._require_built("diagnose the model")
     _require_compiled(model, "diagnose the model")
     X, Y, weights = _prepare_data(model, X, y, sample_weight)

@@ -27,6 +27,7 @@ import numpy as np
 
 from glassnet import losses as losses_module
 from glassnet._validation import check_array, check_int, check_same_length
+from glassnet.backend import require_numpy_model
 from glassnet.layers import Activation, Dense, Dropout, Flatten
 
 __all__ = ["Equation", "Explanation", "LayerExplanation", "Trace", "explain", "trace"]
@@ -905,6 +906,7 @@ def trace(model: Any, x: Any, y: Any, *, max_values: int = 8) -> Trace:
     the backward pass and then restored. The gradients shown are those of this one
     example's loss (``m = 1``), regularisation included.
     """
+    require_numpy_model(model, "glassnet.explain.trace")
     max_values = check_int("max_values", max_values)
     model._require_built("trace the model")
     _require_compiled(model, "trace the model")

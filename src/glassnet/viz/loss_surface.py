@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from glassnet._validation import check_choice, check_float, check_int
+from glassnet.backend import require_numpy_model
 from glassnet.callbacks import Callback
 from glassnet.viz._common import figure_and_axes
 
@@ -192,6 +193,7 @@ def plot_loss_surface(
     >>> model.fit(X, y, epochs=20, callbacks=[path])                     # doctest: +SKIP
     >>> plot_loss_surface(model, X, y, path.parameter_names, path_history=path)   # doctest: +SKIP
     """
+    require_numpy_model(model, "glassnet.viz.plot_loss_surface")
     span = check_float("span", span, low=0.0, low_inclusive=False)
     resolution = check_int("resolution", resolution, minimum=2)
     (array_a, index_a, label_a), (array_b, index_b, label_b) = _resolve(model, params)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from glassnet._validation import check_array, check_int
+from glassnet.backend import require_numpy_model
 from glassnet.viz._common import class_labels, dense_layers, grid_over, new_figure
 
 
@@ -65,6 +66,7 @@ def plot_neuron_maps(
         Row ``l``, column ``j`` shows ``a_j`` of layer ``l`` (an ``AxesImage``
         whose array is the activation on the grid, ``origin='lower'``).
     """
+    require_numpy_model(model, "glassnet.viz.plot_neuron_maps")
     X = check_array("X", X, ndim=2, dtype=np.float64)
     if X.shape[1] != 2:
         raise ValueError(f"X must have 2 columns (points in the plane), got shape {X.shape}")
