@@ -66,6 +66,7 @@ import numpy as np
 
 from glassnet import optimizers
 from glassnet._validation import _describe, check_choice, check_int, check_same_length
+from glassnet.backend import require_numpy_model
 from glassnet.callbacks import Callback
 
 __all__ = [
@@ -288,6 +289,7 @@ class DataParallel:
         before a loop of ``model.train_on_batch``. Also sets ``model._is_chief``
         (only rank 0 prints and writes checkpoints).
         """
+        require_numpy_model(model, "glassnet.distributed")  # MPI sends the NumPy buffers
         model._is_chief = self.is_chief
         model._require_built("broadcast its weights")
         fewest, most = self._min_max(model.parameters.size)
