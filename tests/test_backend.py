@@ -164,3 +164,12 @@ def test_tools_outside_the_core_name_the_backend_and_the_way_back(tmp_path):
         model.save(tmp_path / "m.glassnet")
     loaded = glassnet.load_model(tmp_path / "m.glassnet")
     assert "forward" in str(loaded.trace(X[0], y[0])).lower()
+
+
+@pytest.mark.parametrize("name", ["numpy", "array_api_strict"])
+def test_zero_is_a_cached_0d_array_of_the_dtype(name):
+    with config.use_backend(name):
+        for dtype in (xp.float32, xp.float64):
+            zero = xp.zero(dtype)
+            assert zero.shape == () and zero.dtype == dtype and float(zero) == 0.0
+            assert xp.zero(dtype) is zero  # made once per dtype and backend

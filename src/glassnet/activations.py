@@ -346,14 +346,14 @@ class ReLU(Activation):
 
     def forward(self, z, out=None):
         z, out = _input_and_buffer(z, out)
-        return xp.maximum(z, 0, out=out)
+        return xp.maximum(z, xp.zero(z.dtype), out=out)      # max(z, 0)
 
     def derivative(self, z, a):
-        return xp.astype(z > 0, z.dtype)
+        return xp.astype(z > xp.zero(z.dtype), z.dtype)
 
     def backward(self, dA, z, a, out=None):
         # dZ = dA * [z > 0]; on NumPy the float mask is also faster than a boolean one
-        return xp.multiply(dA, xp.astype(z > 0, dA.dtype), out=out)
+        return xp.multiply(dA, xp.astype(z > xp.zero(z.dtype), dA.dtype), out=out)
 
 
 class LeakyReLU(Activation):

@@ -99,6 +99,23 @@ _PLAIN = (
 )
 
 
+def _zero_maker(asarray: Callable) -> Callable:
+    """``zero(dtype)``: 0 as a 0-d array of ``dtype``, made once per dtype.
+
+    NumPy compares with, or takes a maximum against, a 0-d array of the operand's own dtype
+    about 0.3 µs faster than a Python ``0``, which it converts at every call.
+    """
+    zeros: dict[Any, Any] = {}
+
+    def zero(dtype: Any) -> Any:
+        value = zeros.get(dtype)
+        if value is None:
+            value = zeros[dtype] = asarray(0.0, dtype=dtype)
+        return value
+
+    return zero
+
+
 def _numpy_functions() -> dict[str, Any]:
     functions: dict[str, Any] = {
         name: getattr(np, name) for name in (*_ELEMENTWISE, *_REDUCTIONS, *_PLAIN)
@@ -120,6 +137,7 @@ def _numpy_functions() -> dict[str, Any]:
         may_share_memory=np.may_share_memory,
         to_numpy=np.asarray,
         from_numpy=np.asarray,
+        zero=_zero_maker(np.asarray),
     )
     return functions
 
@@ -199,6 +217,7 @@ def _array_api_functions(module: Any, to_numpy: Callable, from_numpy: Callable) 
         may_share_memory=lambda a, b: False,
         to_numpy=to_numpy,
         from_numpy=from_numpy,
+        zero=_zero_maker(module.asarray),
     )
     return functions
 
