@@ -173,3 +173,19 @@ def test_zero_is_a_cached_0d_array_of_the_dtype(name):
             zero = xp.zero(dtype)
             assert zero.shape == () and zero.dtype == dtype and float(zero) == 0.0
             assert xp.zero(dtype) is zero  # made once per dtype and backend
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # 20 epochs on purpose
+def test_the_scikit_learn_estimators_work_on_the_array_api_backend():
+    from glassnet.sklearn import GlassnetClassifier
+
+    X, y = make_circles(n_samples=200, factor=0.3, noise=0.1, random_state=0)
+    labels = np.where(y == 1, "inner", "outer")
+    fitted = {}
+    for name in ("numpy", "array_api_strict"):
+        with config.use_backend(name):
+            clf = GlassnetClassifier(hidden_layer_sizes=(8,), epochs=20, random_state=0).fit(X, labels)
+            fitted[name] = (clf.predict_proba(X), clf.predict(X))
+    assert isinstance(fitted["array_api_strict"][0], np.ndarray)
+    np.testing.assert_allclose(fitted["array_api_strict"][0], fitted["numpy"][0], rtol=1e-4, atol=1e-5)
+    assert (fitted["array_api_strict"][1] == fitted["numpy"][1]).mean() > 0.99

@@ -61,6 +61,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from glassnet import activations, config, losses, optimizers
 from glassnet._validation import _describe, check_float, check_int
+from glassnet.backend import xp
 from glassnet.callbacks import EarlyStopping
 from glassnet.layers import Dense, Input
 from glassnet.models import Sequential
@@ -387,10 +388,10 @@ class _GlassnetEstimator(BaseEstimator):
 
 def _initialize_weights(model: Sequential, rng: np.random.Generator) -> None:
     """Draw every parameter afresh from its layer's initializer, layer by layer."""
-    dtype = model.parameters.dtype
+    dtype = np.dtype(model.dtype)
     for layer in model.layers:
         for spec in layer.param_specs:
-            layer.params[spec.name][...] = spec.initializer(spec.shape, dtype, rng)
+            layer.params[spec.name][...] = xp.from_numpy(spec.initializer(spec.shape, dtype, rng))
 
 
 def _model_to_bytes(model: Sequential) -> bytes:
