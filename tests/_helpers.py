@@ -2,17 +2,13 @@
 
 import numpy as np
 
-from glassnet.backend import xp
+from glassnet import backend
+from glassnet.backend import to_numpy, xp  # noqa: F401  (to_numpy: for assertions)
 
 
 def on_backend(x, dtype=None):
     """``x`` (array-like) as an array of the active backend (NumPy or array-api-strict)."""
-    return xp.from_numpy(np.asarray(x, dtype=dtype))
-
-
-def to_numpy(x):
-    """An array of any backend as a NumPy array (for assertions)."""
-    return np.asarray(xp.to_numpy(x)) if not isinstance(x, np.ndarray) else x
+    return backend.on_backend(np.asarray(x, dtype=dtype))
 
 
 def numerical_gradient(f, x, eps=1e-6):

@@ -196,7 +196,7 @@ def _erfc(x: Array) -> Array:
 
     # large region, erfc(y) = exp(-y^2) / y * (1/sqrt(pi) - R(1/y^2) / y^2), rare: by indexing
     large = y > 4.0
-    if large.any() if xp.is_numpy else xp.any(large):  # the method skips np.any's dispatch
+    if xp.any(large):
         yl = y[large]
         inv_sq = 1.0 / (yl * yl)
         tail = inv_sq * _rational(inv_sq, _ERFC_P[:-1], _ERFC_Q, lead=_ERFC_P[-1])
@@ -480,12 +480,9 @@ class Softmax(Activation):
 
     def forward(self, z, out=None):
         z, out = _input_and_buffer(z, out)
-        # on NumPy the ndarray methods skip np.max's and np.sum's Python-level dispatch (~1 µs)
-        fast = xp.is_numpy
-        row_max = z.max(axis=-1, keepdims=True) if fast else xp.max(z, axis=-1, keepdims=True)
-        xp.subtract(z, row_max, out=out)
-        xp.exp(out, out=out)
-        out /= out.sum(axis=-1, keepdims=True) if fast else xp.sum(out, axis=-1, keepdims=True)
+        xp.subtract(z, xp.max(z, axis=-1, keepdims=True), out=out)    # z - max z (no overflow)
+        xp.exp(out, out=out)                                              # e^{z - max z}
+        out /= xp.sum(out, axis=-1, keepdims=True)                        # / Σ_j e^{z_j - max z}
         return out
 
     def derivative(self, z, a):

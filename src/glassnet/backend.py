@@ -91,7 +91,7 @@ _ELEMENTWISE = (
     "less_equal", "equal", "not_equal", "logaddexp", "isfinite", "isnan", "logical_and",
     "logical_or", "logical_not", "floor", "round", "sin", "cos",
 )
-_REDUCTIONS = ("sum", "max", "min", "mean", "prod", "argmax", "any", "all")
+_REDUCTIONS = ("sum", "max", "min", "mean", "prod", "any", "all")
 _PLAIN = (
     "asarray", "empty", "zeros", "ones", "full", "empty_like", "zeros_like", "ones_like", "full_like",
     "arange", "reshape", "stack", "where", "finfo", "argsort", "searchsorted", "count_nonzero",
@@ -117,9 +117,10 @@ def _zero_maker(asarray: Callable) -> Callable:
 
 
 def _numpy_functions() -> dict[str, Any]:
-    functions: dict[str, Any] = {
-        name: getattr(np, name) for name in (*_ELEMENTWISE, *_REDUCTIONS, *_PLAIN)
-    }
+    functions: dict[str, Any] = {name: getattr(np, name) for name in (*_ELEMENTWISE, *_PLAIN)}
+    # Reductions, take and astype are the array methods themselves: np.sum, np.take, ... are
+    # Python wrappers around them (about 1 µs a call on small arrays, paid several times a step).
+    functions.update({name: getattr(np.ndarray, name) for name in (*_REDUCTIONS, "argmax")})
     functions.update(
         matmul=np.dot,  # for 2-D and 1-D operands; several µs faster than np.matmul on small arrays
         concatenate=np.concatenate,
@@ -129,8 +130,6 @@ def _numpy_functions() -> dict[str, Any]:
         vdot=np.vdot,  # Σ a_i b_i of two 1-D arrays
         astype=np.ndarray.astype,
         reciprocal=np.reciprocal,
-        # The array methods themselves: np.take and np.astype are Python wrappers around them
-        # (about 0.5 µs a call, which the training loop would pay several times per step).
         take=np.ndarray.take,
         copyto=np.copyto,
         errstate=np.errstate,
@@ -174,7 +173,7 @@ def _reduction(function: Callable) -> Callable:
 
 def _array_api_functions(module: Any, to_numpy: Callable, from_numpy: Callable) -> dict[str, Any]:
     functions: dict[str, Any] = {name: _elementwise(getattr(module, name)) for name in _ELEMENTWISE}
-    for name in ("sum", "max", "min", "mean", "prod", "any", "all"):
+    for name in _REDUCTIONS:
         functions[name] = _reduction(getattr(module, name))
     functions.update({name: getattr(module, name) for name in _PLAIN})
 
@@ -222,37 +221,30 @@ def _array_api_functions(module: Any, to_numpy: Callable, from_numpy: Callable) 
     return functions
 
 
+def _import(module_name: str, backend: str, need: str) -> Any:
+    """Import ``module_name``, or raise a BackendError that says what to install."""
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as error:
+        raise BackendError(f"backend {backend!r} needs {need}") from error
+
+
 def _load(name: str) -> tuple[Any, dict[str, Any]]:
     if name == "numpy":
         return np, _numpy_functions()
     if name == "array_api_strict":
-        try:
-            module = importlib.import_module("array_api_strict")
-        except ImportError as error:
-            raise BackendError(
-                "backend 'array_api_strict' needs the array-api-strict package: "
-                "pip install array-api-strict"
-            ) from error
+        module = _import("array_api_strict", name,
+                         "the array-api-strict package: pip install array-api-strict")
         return module, _array_api_functions(module, to_numpy=np.asarray, from_numpy=module.asarray)
-    try:
-        cupy = importlib.import_module("cupy")
-    except ImportError as error:
-        raise BackendError(
-            "backend 'cupy' needs CuPy and an NVIDIA or AMD GPU: pip install cupy-cuda12x "
-            "(see https://docs.cupy.dev/en/stable/install.html)"
-        ) from error
+    cupy = _import("cupy", name, "CuPy and an NVIDIA or AMD GPU: pip install cupy-cuda12x "
+                                 "(see https://docs.cupy.dev/en/stable/install.html)")
     if not cupy.cuda.is_available():
         raise BackendError(
             "backend 'cupy': CuPy is installed but no GPU is usable here "
             "(cupy.cuda.is_available() is False); use set_backend('numpy')"
         )
-    try:
-        compat = importlib.import_module("array_api_compat.cupy")
-    except ImportError as error:
-        raise BackendError(
-            "backend 'cupy' needs the array-api-compat package: pip install array-api-compat "
-            "(or pip install 'glassnet[gpu]')"
-        ) from error
+    compat = _import("array_api_compat.cupy", name, "the array-api-compat package: pip install "
+                                                     "array-api-compat (or pip install 'glassnet[gpu]')")
     return compat, _array_api_functions(compat, to_numpy=cupy.asnumpy, from_numpy=cupy.asarray)
 
 
@@ -307,6 +299,19 @@ def dtype_name(array: Any) -> str:
     """``'float32'``, ``'float64'``, ``'int64'``, ... for an array of any backend."""
     dtype = array.dtype
     return dtype.name if isinstance(dtype, np.dtype) else str(dtype).rsplit(".", 1)[-1]
+
+
+def on_backend(array: Any) -> Any:
+    """``array`` as an array of the active backend: NumPy data and lists are copied to it;
+    an array of the backend (or ``None``) is returned as it is."""
+    if array is None or isinstance(array, xp.array_type):
+        return array
+    return xp.from_numpy(np.asarray(array))
+
+
+def to_numpy(array: Any) -> np.ndarray:
+    """An array of the active backend (or NumPy data) as a NumPy array; no copy on NumPy."""
+    return np.asarray(xp.to_numpy(array))
 
 
 def is_backend_array(value: Any) -> bool:

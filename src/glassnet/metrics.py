@@ -37,11 +37,10 @@ import numpy as np
 
 from glassnet import losses
 from glassnet._validation import check_choice, check_float, check_int
-from glassnet.backend import dtype_name, xp
+from glassnet.backend import dtype_name, on_backend, to_numpy, xp
 from glassnet.losses import (
     _as_rows,
     _class_ids,
-    _on_backend,
     _pick,
     _sigmoid,
     mean_over_outputs,
@@ -55,11 +54,6 @@ def _as_float64(values: Any) -> Any:
     if isinstance(values, xp.array_type):
         return values if dtype_name(values) == "float64" else xp.astype(values, xp.float64)
     return xp.from_numpy(np.asarray(values, dtype=np.float64))
-
-
-def _to_host(array: Any) -> np.ndarray:
-    """An array of the active backend as a NumPy array (no copy on NumPy)."""
-    return np.asarray(xp.to_numpy(array))
 
 
 # --------------------------------------------------------------------------- per-sample values
@@ -83,7 +77,7 @@ def categorical_accuracy(y_true: Any, y_pred: Any) -> np.ndarray:
 
 def sparse_categorical_accuracy(y_true: Any, y_pred: Any) -> np.ndarray:
     """1.0 where ``argmax ŷ_i == c_i`` (class ids ``c``), else 0.0; shape ``(m,)``."""
-    predicted = xp.argmax(_on_backend(y_pred), axis=1)
+    predicted = xp.argmax(on_backend(y_pred), axis=1)
     return xp.astype(_class_ids(y_true) == predicted, xp.float64)
 
 
@@ -93,7 +87,7 @@ def sparse_top_k_categorical_accuracy(y_true: Any, y_pred: Any, k: int = 5) -> n
     "Among the top k" means fewer than ``k`` classes score strictly higher than
     ``c_i`` (ties count in favour, as TensorFlow's ``in_top_k`` does).
     """
-    y_pred = _on_backend(y_pred)
+    y_pred = on_backend(y_pred)
     true_scores = _pick(y_pred, _class_ids(y_true))                    # ŷ_{i, c_i}
     n_higher = xp.count_nonzero(y_pred > xp.reshape(true_scores, (-1, 1)), axis=1)
     return xp.astype(n_higher < k, xp.float64)
@@ -101,7 +95,7 @@ def sparse_top_k_categorical_accuracy(y_true: Any, y_pred: Any, k: int = 5) -> n
 
 def top_k_categorical_accuracy(y_true: Any, y_pred: Any, k: int = 5) -> np.ndarray:
     """:func:`sparse_top_k_categorical_accuracy` with one-hot targets; shape ``(m,)``."""
-    return sparse_top_k_categorical_accuracy(xp.argmax(_on_backend(y_true), axis=1), y_pred, k)
+    return sparse_top_k_categorical_accuracy(xp.argmax(on_backend(y_true), axis=1), y_pred, k)
 
 
 _MSE = losses.MeanSquaredError()
@@ -396,9 +390,9 @@ class AUC(Metric):
         scores = _sigmoid(y_pred) if self.from_logits else y_pred
         weights = sample_weight_vector(sample_weight, m)
         # Counting into bins and sorting happen on the host: one copy of the batch.
-        scores = _to_host(scores).reshape(-1)
-        positive = (_to_host(y_true) > 0.5).reshape(-1)
-        weights = np.ones(m * k) if weights is None else np.repeat(_to_host(weights), k)
+        scores = to_numpy(scores).reshape(-1)
+        positive = (to_numpy(y_true) > 0.5).reshape(-1)
+        weights = np.ones(m * k) if weights is None else np.repeat(to_numpy(weights), k)
         if self.num_thresholds is None:
             self._batches.append((scores.astype(np.float64), positive, weights.astype(np.float64)))
             self._cached = None

@@ -45,7 +45,7 @@ from glassnet._validation import (
     check_int,
     check_same_length,
 )
-from glassnet.backend import BackendError, dtype_name, is_backend_array, xp
+from glassnet.backend import BackendError, dtype_name, on_backend, to_numpy, xp
 from glassnet.backend import float_dtype as backend_float_dtype
 from glassnet.layers.base import Layer
 from glassnet.layers.input import Input
@@ -318,7 +318,7 @@ class Sequential:
         if not self.built:
             self._require_built("run forward")
         if not xp.is_numpy:
-            X = _on_backend(X)
+            X = on_backend(X)
         if X.dtype != self.parameters.dtype:  # e.g. float32 data into a float64 model
             X = xp.astype(X, self.parameters.dtype)
         A = X
@@ -336,7 +336,7 @@ class Sequential:
         last: Any = self.layers[-1]     # a Dense or Activation layer: it has Z and takes dZ=
         loss = self._compiled(self.loss)
         if not xp.is_numpy:
-            Y, sample_weight = _on_backend(Y), _on_backend(sample_weight)
+            Y, sample_weight = on_backend(Y), on_backend(sample_weight)
         buffer = self._output_gradient_buffer(A)
         dZ = None
         if self._output_activation is not None:
@@ -482,7 +482,7 @@ class Sequential:
         if class_weight is not None:
             per_class = self._class_weight_to_sample_weight(class_weight, Y)
             weights = per_class if weights is None else weights * per_class
-        return _on_backend(X), _on_backend(Y), _on_backend(weights)
+        return on_backend(X), on_backend(Y), on_backend(weights)
 
     # ------------------------------------------------------------------ fit
     def fit(
@@ -741,7 +741,7 @@ class Sequential:
         """
         self._require_built("predict")
         self._check_backend()
-        X = _on_backend(self._check_x(x))
+        X = on_backend(self._check_x(x))
         chunk = 4096 if batch_size is None else check_int("batch_size", batch_size)
         if X.shape[0] <= chunk:
             return _to_host(self.forward(X, training=False))
@@ -755,7 +755,7 @@ class Sequential:
         """``predict`` for one batch (a single forward pass)."""
         self._require_built("predict_on_batch")
         self._check_backend()
-        return _to_host(self.forward(_on_backend(self._check_x(x)), training=False))
+        return _to_host(self.forward(on_backend(self._check_x(x)), training=False))
 
     def train_on_batch(
         self, x: Any, y: Any, sample_weight: Any = None, class_weight: dict | None = None,
@@ -932,16 +932,9 @@ class _EpochOutputs:
         return logs
 
 
-def _on_backend(array: np.ndarray | None) -> Any:
-    """A checked host (NumPy) array as an array of the active backend (itself on NumPy)."""
-    if array is None or xp.is_numpy or is_backend_array(array):
-        return array
-    return xp.from_numpy(array)
-
-
 def _to_host(array: Any) -> np.ndarray:
     """A NumPy copy of a backend array (a work array that the next call overwrites)."""
-    return array.copy() if xp.is_numpy else np.array(xp.to_numpy(array))
+    return array.copy() if xp.is_numpy else np.array(to_numpy(array))
 
 
 def load_model(filepath: Any, compile: bool = True) -> Sequential:

@@ -45,7 +45,7 @@ import numpy as np
 
 from glassnet import schedules
 from glassnet._validation import check_choice, check_float, check_int, check_positive
-from glassnet.backend import dtype_name, is_backend_array, xp
+from glassnet.backend import dtype_name, is_backend_array, to_numpy, xp
 from glassnet.schedules import LearningRateSchedule
 
 
@@ -88,13 +88,6 @@ def _array_description(value: Any) -> str:
         library = type(value).__module__.split(".")[0]
         return f"shape {tuple(value.shape)} {dtype_name(value)} {library} array"
     return f"{value!r} ({type(value).__name__})"
-
-
-def _to_host(value: Any) -> np.ndarray:
-    """A state value as a NumPy array (an array of the active backend is copied to the host)."""
-    if is_backend_array(value) and not isinstance(value, np.ndarray):
-        return np.asarray(xp.to_numpy(value))
-    return np.asarray(value)
 
 
 class Optimizer:
@@ -349,14 +342,14 @@ class Optimizer:
                 f"{type(self).__name__} state must have exactly the keys {sorted(expected)}, "
                 f"got {sorted(state)}{hint}"
             )
-        iterations = _to_host(state["iterations"])
+        iterations = to_numpy(state["iterations"])
         if iterations.shape != () or iterations.dtype.kind not in "iu" or iterations < 0:
             raise ValueError(
                 f"state['iterations'] must be a non-negative integer scalar, got {iterations!r}"
             )
         values: dict[str, np.ndarray] = {}  # check everything before writing anything
         for name, buffer in self._state.items():
-            value = _to_host(state[name])
+            value = to_numpy(state[name])
             if value.shape != tuple(buffer.shape):
                 raise ValueError(
                     f"state[{name!r}] must have shape {tuple(buffer.shape)}, got {value.shape}"
