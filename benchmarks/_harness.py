@@ -351,6 +351,24 @@ def matmul_peak(n: int = 2048, repeats: int = 7) -> dict[str, Any]:
     return result
 
 
+def small_call_time(calls: int = 20_000, repeats: int = 7) -> float:
+    """Median µs of one ``np.add(a, b, out=c)`` on 8-element float32 arrays.
+
+    The per-call cost that the microsecond targets (B, C) are made of; the GEMM peak does
+    not show a machine whose cores are slowed by other guests, this does.
+    """
+    a = np.ones(8, dtype=np.float32)
+    b, c = a.copy(), a.copy()
+    add = np.add
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(calls):
+            add(a, b, out=c)
+        times.append((time.perf_counter() - start) / calls * 1e6)
+    return float(np.median(times))
+
+
 # ------------------------------------------------------------------ output
 def format_value(value: float, unit: str) -> str:
     """A target's value: ratios with two decimals (``1.10x``), others with 3 digits."""

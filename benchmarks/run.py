@@ -112,6 +112,10 @@ def print_report(report: dict[str, Any]) -> None:
     peak = report["peak"]
     print(f"float32 GEMM peak: NumPy {peak['numpy_gflops']:.0f} GFLOP/s"
           + (f", at the end {peak['at_end']['numpy_gflops']:.0f}" if "at_end" in peak else ""))
+    small_call = report.get("small_call_us")
+    if small_call:
+        print(f"NumPy small-call time: {small_call['start_us']:.3f} µs at the start, "
+              f"{small_call['end_us']:.3f} at the end")
     load = report["machine"].get("load_average_end") or []
     print(f"Run {report['started']}, {report['repeats']} rounds"
           + (" (--quick)" if report["quick"] else "") + f", {report['elapsed_s']:.0f} s; load "
@@ -147,6 +151,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     torch_peak = peak.get("torch_gflops")
     print(f"float32 GEMM peak ({peak['n']}x{peak['n']}): NumPy {peak['numpy_gflops']:.0f} GFLOP/s"
           + (f", PyTorch {torch_peak:.0f} GFLOP/s" if torch_peak else ""))
+    small_call = {"start_us": _harness.small_call_time()}
+    print(f"NumPy small-call time: {small_call['start_us']:.3f} µs (one np.add on 8 floats; the "
+          "µs targets of B and C scale with it)")
     settings = Settings(quick=args.quick, repeats=args.repeats,
                         peak_gflops=peak["numpy_gflops"], mnist_path=args.mnist, threads=threads)
     workloads: dict[str, Any] = {}
@@ -159,6 +166,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print_workload(name, result)
         sys.stdout.flush()
     machine["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    small_call["end_us"] = _harness.small_call_time()
+    print(f"\nNumPy small-call time at the end: {small_call['end_us']:.3f} µs "
+          f"(at the start {small_call['start_us']:.3f})")
     if not args.quick:
         # The peak again at the end: on a busy machine the first measurement can be low,
         # and the higher of the two is the better estimate of what the BLAS can do.
@@ -178,6 +188,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "machine": machine,
         "machine_line": _harness.machine_line(machine),
         "peak": peak,
+        "small_call_us": small_call,
         "workloads": workloads,
         "targets": targets,
     }

@@ -34,6 +34,7 @@ def test_quick_smoke_run_writes_the_documented_json(run_module, tmp_path, capsys
     assert report["quick"] is True and report["repeats"] == 3
     assert {"cpu", "cores", "numpy", "blas", "OPENBLAS_CORETYPE", "torch"} <= set(report["machine"])
     assert report["peak"]["numpy_gflops"] > 0
+    assert 0 < report["small_call_us"]["start_us"] < 1000 and 0 < report["small_call_us"]["end_us"] < 1000
     assert list(report["workloads"]) == ["smoke"]
 
     case = report["workloads"]["smoke"]["cases"][0]
