@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from glassnet import config, datasets, demos
+from glassnet import datasets, demos
 from glassnet.diagnostics import (
     DiagnosticsMonitor,
     DiagnosticWarning,
@@ -28,14 +28,6 @@ LABELS = RNG.integers(0, 2, size=10)
 CLASS_IDS = RNG.integers(0, 4, size=10)
 TARGETS = RNG.normal(size=(10, 4))
 WEIGHTS = np.linspace(0.5, 1.5, 10)
-
-
-@pytest.fixture
-def float64():
-    previous = config.floatx()
-    config.set_floatx("float64")
-    yield
-    config.set_floatx(previous)
 
 
 def small_network(hidden: str, output: str, units: int, loss, seed: int = 1) -> Sequential:

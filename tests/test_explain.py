@@ -6,19 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from glassnet import config
 from glassnet.explain import Explanation, Trace, explain, trace
 from glassnet.layers import Dense, Dropout, Flatten
 from glassnet.models import NotBuiltError, NotCompiledError, Sequential
 from glassnet.utils import make_rng, set_random_seed
-
-
-@pytest.fixture
-def float64():
-    previous = config.floatx()
-    config.set_floatx("float64")
-    yield
-    config.set_floatx(previous)
 
 
 def circles_network() -> Sequential:
