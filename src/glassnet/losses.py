@@ -268,7 +268,24 @@ class Loss:
             return float(xp.mean(losses))
         return float(xp.vdot(weights, losses)) / m
 
+    def weighted_sum(self, y_true: Any, y_pred: Any, *, z: Any = None, sample_weight: Any = None) -> float:
+        """``Σ_i w_i·l_i`` over the rows of a batch (``w = 1`` without sample weights)."""
+        losses = self.per_sample(y_true, y_pred, z=z)
+        if sample_weight is None:
+            return float(xp.sum(losses))
+        return float(xp.vdot(losses, sample_weight))
+
     # -- gradients -------------------------------------------------------------
+    def fuses_with(self, activation_name: str) -> bool:
+        """Whether this loss and the output activation ``g`` are differentiated together.
+
+        The one place that decides it. For sigmoid + binary cross-entropy and softmax +
+        categorical cross-entropy, ``g'`` cancels against ``∂l/∂a`` and backpropagation
+        starts at ``dZ = (A - Y) / k`` (:meth:`output_gradient`); then the loss is also
+        computed from the logits ``z`` (exact, no clipping of ``log(0)``).
+        """
+        return activation_name == self.logits_activation and not self.from_logits
+
     def gradient(self, y_true: Any, y_pred: Any, out: np.ndarray | None = None) -> np.ndarray:
         """``∂l_i/∂ŷ_i`` for every example, shape ``(m, k)``, dtype of ``y_pred``.
 
@@ -549,7 +566,7 @@ class BinaryCrossentropy(Loss):
         out: np.ndarray | None = None,
     ) -> np.ndarray | None:
         """``dZ = (A - Y) / k`` for a sigmoid output (``(σ(Z) - Y) / k`` from logits)."""
-        if activation_name == "sigmoid" and not self.from_logits:
+        if self.fuses_with(activation_name):
             if not xp.is_numpy:
                 y_true, a = on_backend(y_true), on_backend(a)
             out = xp.subtract(a, y_true, out=_empty_like(a, out))
@@ -652,7 +669,7 @@ class CategoricalCrossentropy(Loss):
         out: np.ndarray | None = None,
     ) -> np.ndarray | None:
         """``dZ = A - Y`` for a softmax output (rows of ``Y`` sum to 1)."""
-        if activation_name == "softmax" and not self.from_logits:
+        if self.fuses_with(activation_name):
             if not xp.is_numpy:
                 y_true, a = on_backend(y_true), on_backend(a)
             return xp.subtract(a, y_true, out=_empty_like(a, out))
@@ -759,7 +776,7 @@ class SparseCategoricalCrossentropy(Loss):
         out: np.ndarray | None = None,
     ) -> np.ndarray | None:
         """``dZ = A - onehot(y)`` for a softmax output (``out`` may be ``a`` itself)."""
-        if activation_name == "softmax" and not self.from_logits:
+        if self.fuses_with(activation_name):
             ids = _class_ids(y_true)
             if not xp.is_numpy:
                 a = on_backend(a)

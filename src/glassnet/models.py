@@ -363,16 +363,21 @@ class Sequential:
     def _loss_sum(self, Y: np.ndarray, A: np.ndarray, Z: np.ndarray | None,
                   sample_weight: np.ndarray | None) -> float:
         """``Σ_i w_i·l_i`` over the rows of a batch (``w = 1`` without sample weights)."""
-        per_sample = self._compiled(self.loss).per_sample(Y, A, z=Z if self._loss_uses_z else None)
-        if sample_weight is None:
-            return float(xp.sum(per_sample))
-        return float(xp.vdot(per_sample, sample_weight))
+        z = Z if self._loss_uses_z else None
+        return self._compiled(self.loss).weighted_sum(Y, A, z=z, sample_weight=sample_weight)
 
     def _regularization_penalty(self) -> float:
         return sum(layer.regularization_penalty() for layer in self.layers) if self._has_regularizers else 0.0
 
-    def _batch_loss(self, Y: np.ndarray, A: np.ndarray, sample_weight: np.ndarray | None) -> float:
-        """The cost of one batch at the current weights: ``J = Σ w·l / m`` + regularisation."""
+    def objective(self, Y: np.ndarray, A: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+        """The cost of one batch at the current weights: ``J = Σ_i w_i·l_i / m + R``.
+
+        ``A`` (shape ``(m, k)``) is the output of the last forward pass, ``Y`` the targets
+        in the loss's form (``loss.prepare_targets``), ``w`` the sample weights (1 without
+        them) and ``R`` the regularisation penalty of the current weights. With a fused
+        output (``loss.fuses_with``) the loss is computed from the last layer's logits ``Z``.
+        """
+        self._refresh_step_settings()
         Z = getattr(self.layers[-1], "Z", None)
         return self._loss_sum(Y, A, Z, sample_weight) / A.shape[0] + self._regularization_penalty()
 
@@ -650,7 +655,7 @@ class Sequential:
         """Facts the per-batch code needs, worked out once per call of fit/evaluate."""
         # With a sigmoid/softmax output and the matching cross-entropy, the loss is
         # computed from the logits Z (exact, no clipping of log(0)).
-        self._loss_uses_z = self._last_activation_name() == self._compiled(self.loss).logits_activation
+        self._loss_uses_z = self._compiled(self.loss).fuses_with(self._last_activation_name())
         self._has_regularizers = any(
             spec.regularizer is not None for layer in self.layers for spec in layer.param_specs
         )
@@ -684,7 +689,7 @@ class Sequential:
             w = None if weights is None else weights[start:stop]
             A = self.forward(X[start:stop, ...], training=False)
             m = A.shape[0]
-            total += self._batch_loss(Y[start:stop, ...], A, w) * m
+            total += self.objective(Y[start:stop, ...], A, w) * m
             count += m
             for metric in self.metrics:
                 metric.update_state(Y[start:stop, ...], A, w)
