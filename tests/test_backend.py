@@ -132,11 +132,15 @@ def test_a_model_saved_under_one_backend_loads_under_the_other(tmp_path):
 
 
 def test_dtype_name_and_backend_float_dtype():
+    """One float-dtype function (a NumPy dtype); ``xp.native_dtype`` gives the backend's own."""
     assert backend.dtype_name(np.zeros(2, dtype=np.float64)) == "float64"
+    assert config.float_dtype is backend.float_dtype
     with config.use_backend("array_api_strict"):
         config.set_floatx("float64")
-        assert backend.float_dtype() == xp.float64
-        assert backend.dtype_name(xp.zeros(2, dtype=backend.float_dtype())) == "float64"
+        assert backend.float_dtype() == np.dtype("float64")
+        assert xp.native_dtype(backend.float_dtype()) == xp.float64
+        assert backend.dtype_name(xp.zeros(2, dtype=xp.native_dtype(backend.float_dtype()))) == "float64"
+        assert backend.dtype_name(xp.astype(xp.zeros(2), np.dtype("float32"))) == "float32"
 
 
 def test_tools_outside_the_core_name_the_backend_and_the_way_back(tmp_path):

@@ -47,12 +47,9 @@ from typing import Any
 import numpy as np
 
 from glassnet._validation import check_choice
+from glassnet.errors import BackendError
 
 BACKENDS = ("numpy", "array_api_strict", "cupy")
-
-
-class BackendError(RuntimeError):
-    """A backend cannot be used here (library missing, no GPU)."""
 
 
 class Namespace:
@@ -129,6 +126,7 @@ def _numpy_functions() -> dict[str, Any]:
         cumsum=np.cumsum,
         vdot=np.vdot,  # Σ a_i b_i of two 1-D arrays
         astype=np.ndarray.astype,
+        native_dtype=np.dtype,
         reciprocal=np.reciprocal,
         take=np.ndarray.take,
         copyto=np.copyto,
@@ -194,6 +192,15 @@ def _array_api_functions(module: Any, to_numpy: Callable, from_numpy: Callable) 
     def copyto(dst: Any, src: Any) -> None:
         dst[...] = src
 
+    def native_dtype(dtype: Any) -> Any:
+        """The backend's dtype object for a NumPy dtype (or name)."""
+        if not isinstance(dtype, np.dtype | str | type):
+            return dtype  # already the backend's
+        return getattr(module, np.dtype(dtype).name)
+
+    def astype(x: Any, dtype: Any, copy: bool = True) -> Any:
+        return module.astype(x, native_dtype(dtype), copy=copy)
+
     def vdot(a: Any, b: Any) -> Any:
         return module.sum(a * b)
 
@@ -203,7 +210,8 @@ def _array_api_functions(module: Any, to_numpy: Callable, from_numpy: Callable) 
         copy=lambda x: module.asarray(x, copy=True),
         cumsum=lambda x, axis=None: module.cumulative_sum(x, axis=axis),
         vdot=vdot,
-        astype=module.astype,
+        astype=astype,
+        native_dtype=native_dtype,
         argmax=argmax,
         matmul=matmul,
         reciprocal=reciprocal,
@@ -288,11 +296,29 @@ def use_backend(name: str) -> Iterator[None]:
         set_backend(previous)
 
 
-def float_dtype() -> Any:
-    """The configured float type (:func:`glassnet.config.floatx`) as a dtype of the active backend."""
-    from glassnet.config import floatx
+_FLOATX = "float32"
 
-    return np.dtype(floatx()) if xp.is_numpy else getattr(xp.module, floatx())
+
+def floatx() -> str:
+    """The name of the default float type, ``'float32'`` or ``'float64'``."""
+    return _FLOATX
+
+
+def set_floatx(value: str) -> None:
+    """Set the float type of models built from now on (``Sequential(dtype=...)`` sets one
+    model's without changing this default).
+
+    Parameters
+    ----------
+    value : {'float32', 'float64'}
+    """
+    global _FLOATX
+    _FLOATX = check_choice("floatx", value, ("float32", "float64"))
+
+
+def float_dtype() -> np.dtype:
+    """The default float type as a NumPy dtype (``xp.native_dtype`` gives the backend's own)."""
+    return np.dtype(_FLOATX)
 
 
 def dtype_name(array: Any) -> str:

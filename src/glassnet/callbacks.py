@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from glassnet._console import in_notebook, terminal_columns
 from glassnet._validation import check_bool, check_choice, check_float, check_int
 from glassnet.backend import xp
 
@@ -47,6 +48,10 @@ class Callback:
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None: ...
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None: ...
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
+    def on_gradients(self, batch: int, logs: dict | None = None) -> None:
+        """After the backward pass of training batch ``batch``, before the optimizer uses it:
+        ``self.model.gradients`` holds ``∂J/∂θ`` of the batch (read it; changing it changes
+        the update)."""
     def on_test_begin(self, logs: dict | None = None) -> None: ...
     def on_test_end(self, logs: dict | None = None) -> None: ...
     def on_test_batch_begin(self, batch: int, logs: dict | None = None) -> None: ...
@@ -55,6 +60,11 @@ class Callback:
     def on_predict_end(self, logs: dict | None = None) -> None: ...
     def on_predict_batch_begin(self, batch: int, logs: dict | None = None) -> None: ...
     def on_predict_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
+
+    def _stop(self, reason: str) -> None:
+        """Stop training after this batch, record why, and say it."""
+        self.model.request_stop(reason)
+        self._say(reason)
 
     def _say(self, message: str) -> None:
         """Print a message unless ``verbose=0`` (and only on the process that reports,
@@ -84,6 +94,7 @@ class CallbackList:
             callback.set_params(params)
         self.batch_begin = [c for c in self.callbacks if _overrides(c, "on_train_batch_begin")]
         self.batch_end = [c for c in self.callbacks if _overrides(c, "on_train_batch_end")]
+        self.gradients = [c for c in self.callbacks if _overrides(c, "on_gradients")]
 
     def call(self, hook: str, *args: Any) -> None:
         for callback in self.callbacks:
@@ -157,10 +168,12 @@ class ProgbarLogger(Callback):
     installed, ``verbose=1`` falls back to the one-line form.
     """
 
-    def __init__(self, verbose: int = 1) -> None:
+    def __init__(self, verbose: int = 1, running_logs: Callable[[], dict[str, float]] | None = None) -> None:
         super().__init__()
         self.verbose = verbose
         self._bar: Any = None
+        # The epoch's loss and metrics so far, computed only when the bar is redrawn.
+        self.running_logs = running_logs or (lambda: {})
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.epoch_start = time.perf_counter()
@@ -180,6 +193,7 @@ class ProgbarLogger(Callback):
                     mininterval=0.1,
                     file=sys.stdout,
                     dynamic_ncols=False,
+                    ncols=terminal_columns(),
                 )
                 self._next_refresh = 0.0
 
@@ -195,7 +209,7 @@ class ProgbarLogger(Callback):
         eta = elapsed / (batch + 1) * (self.steps - batch - 1)
         self._bar.set_description_str(
             f" {format_duration(eta)} {format_per_step(elapsed / (batch + 1))}"
-            f"{format_logs(self.model._running_logs())}",
+            f"{format_logs(self.running_logs())}",
             refresh=False,
         )
         self._bar.update(batch + 1 - self._bar.n)
@@ -228,9 +242,7 @@ def _tqdm() -> Any:
         from tqdm import tqdm
     except ImportError:  # pragma: no cover - tqdm is an optional extra
         return None
-    from glassnet.models import _in_notebook
-
-    if _in_notebook():
+    if in_notebook():
         try:
             import ipywidgets  # noqa: F401
             from tqdm.notebook import tqdm as notebook_tqdm
@@ -321,12 +333,10 @@ class EarlyStopping(Callback):
             return
         if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
-            self.model.stop_training = True
-            self.model._stop_reason = (
+            self._stop(
                 f"Epoch {epoch + 1}: early stopping ({self.monitor} did not improve "
                 f"for {self.wait} epochs; best {format_number(self.best)} at epoch {self.best_epoch + 1})"
             )
-            self._say(self.model._stop_reason)
 
     def on_train_end(self, logs: dict | None = None) -> None:
         if self.restore_best_weights and self.best_weights is not None:
@@ -355,11 +365,7 @@ class TimeLimit(Callback):
         elapsed = time.perf_counter() - self.start
         if elapsed >= self.seconds and not self.stopped:
             self.stopped = True
-            self.model.stop_training = True
-            self.model._stop_reason = (
-                f"Stopping: time limit of {self.seconds:g} s reached after {elapsed:.2f} s"
-            )
-            self._say(self.model._stop_reason)
+            self._stop(f"Stopping: time limit of {self.seconds:g} s reached after {elapsed:.2f} s")
 
 
 class StopAtTarget(Callback):
@@ -388,12 +394,10 @@ class StopAtTarget(Callback):
             return
         reached = value <= self.target if self.mode == "min" else value >= self.target
         if reached:
-            self.model.stop_training = True
-            self.model._stop_reason = (
+            self._stop(
                 f"Epoch {epoch + 1}: target reached ({self.monitor} = {format_number(value)}, "
                 f"target {format_number(self.target)})"
             )
-            self._say(self.model._stop_reason)
 
 
 class TerminateOnNaN(Callback):
@@ -402,12 +406,10 @@ class TerminateOnNaN(Callback):
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss):
-            self.model.stop_training = True
-            self.model._stop_reason = (
+            self._stop(
                 f"Batch {batch}: invalid loss {loss}, terminating training "
                 "(the run diverged: try a smaller learning rate or clipnorm)"
             )
-            self._say(self.model._stop_reason)
 
 
 def _monitored(logs: dict | None, monitor: str, who: str) -> float | None:
@@ -463,41 +465,70 @@ class ModelCheckpoint(Callback):
         self.mode = _resolve_mode(mode, monitor)
         self.best = math.inf if self.mode == "min" else -math.inf
 
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self._warned_not_finite = False
+
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
         if not getattr(self.model, "_is_chief", True):
             return
-        if self.save_best_only:
-            value = _monitored(logs, self.monitor, type(self).__name__)
-            if value is None:
-                return
-            better = value < self.best if self.mode == "min" else value > self.best
-            if not better:
-                return
-            self.best = value
-        try:
-            path = self.filepath.format(epoch=epoch + 1, **logs)
-        except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(
-                f"ModelCheckpoint filepath {self.filepath!r} cannot be filled in from the epoch "
-                f"logs ({type(exc).__name__}: {exc}); available fields: epoch, {', '.join(logs)}"
-            ) from None
-        if not bool(xp.all(xp.isfinite(self.model.parameters))):
-            # A diverged model must not overwrite the last good checkpoint (and could
-            # not be loaded back); this is worth a warning whatever ``verbose`` says.
-            warnings.warn(
-                f"Epoch {epoch + 1}: ModelCheckpoint is not saving to {path}: the weights contain "
-                "NaN or infinite values (training diverged); the previous checkpoint is kept",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+        if self.model.interrupted_epoch == epoch:
+            # An epoch cut short by Ctrl-C is not an epoch: a file named after it would hold
+            # part of it, and resuming from that file would skip the rest.
+            self._say(f"Epoch {epoch + 1}: not saving to {self.filepath}: the epoch was interrupted")
+            return
+        improvement = self._improvement(logs)
+        if self.save_best_only and improvement is None:
+            return
+        path = self._path(epoch, logs)
+        if not self._weights_are_finite(epoch, path):
             return
         if self.save_weights_only:
             self.model.save_weights(path)
         else:
             self.model.save(path)
         if self.verbose:
-            self._say(f"Epoch {epoch + 1}: saving model to {path}")
+            self._say(f"Epoch {epoch + 1}: {improvement + ', ' if improvement else ''}saving model to {path}")
+
+    def _improvement(self, logs: dict) -> str | None:
+        """With ``save_best_only``: ``'val_loss improved from 0.5000 to 0.4000'`` when the
+        monitored value improved (and remember it), else ``None``."""
+        if not self.save_best_only:
+            return None
+        value = _monitored(logs, self.monitor, type(self).__name__)
+        if value is None or not math.isfinite(value):
+            return None
+        better = value < self.best if self.mode == "min" else value > self.best
+        if not better:
+            return None
+        text = f"{self.monitor} improved from {format_number(self.best)} to {format_number(value)}"
+        self.best = value
+        return text
+
+    def _path(self, epoch: int, logs: dict) -> str:
+        try:
+            return self.filepath.format(epoch=epoch + 1, **logs)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"ModelCheckpoint filepath {self.filepath!r} cannot be filled in from the epoch "
+                f"logs ({type(exc).__name__}: {exc}); available fields: epoch, {', '.join(logs)}"
+            ) from None
+
+    def _weights_are_finite(self, epoch: int, path: str) -> bool:
+        """A diverged model must not overwrite the last good checkpoint (and could not be
+        loaded back); said once per ``fit``, whatever ``verbose`` says."""
+        if bool(xp.all(xp.isfinite(self.model.parameters))):
+            return True
+        if not self._warned_not_finite:
+            self._warned_not_finite = True
+            warnings.warn(
+                f"Epoch {epoch + 1}: ModelCheckpoint is not saving to {path}: the weights contain "
+                "NaN or infinite values (training diverged); the previous checkpoint is kept, and "
+                "no later epoch of this run is saved",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        return False
 
 
 class CSVLogger(Callback):
@@ -597,7 +628,7 @@ class ReduceLROnPlateau(Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         value = _monitored(logs, self.monitor, type(self).__name__)
-        if value is None:
+        if value is None or not math.isfinite(value):  # a diverged run is not rescued by a smaller step
             return
         if self.cooldown_counter > 0:
             self.cooldown_counter -= 1

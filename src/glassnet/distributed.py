@@ -515,15 +515,13 @@ class AgreeToStop(Callback):
         # The stopping rank tells the others why (as UTF-8 bytes; no pickling).
         reason = np.zeros(_REASON_BYTES, dtype=np.uint8)
         if dp.rank == stopper:
-            encoded = (model._stop_reason or "").encode()[:_REASON_BYTES]
+            encoded = (model.stop_reason or "").encode()[:_REASON_BYTES]
             reason[: len(encoded)] = np.frombuffer(encoded, dtype=np.uint8)
         dp.broadcast_in_place(reason, root=stopper)
         if model.stop_training:
             return
         text = reason.tobytes().rstrip(b"\0").decode(errors="replace")
-        model.stop_training = True
-        model._stop_reason = f"Rank {stopper} stopped training: {text or 'no reason given'}"
-        self._say(model._stop_reason)
+        self._stop(f"Rank {stopper} stopped training: {text or 'no reason given'}")
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self._agree()

@@ -28,6 +28,7 @@ import numpy as np
 from glassnet import losses as losses_module
 from glassnet._validation import check_array, check_int, check_same_length
 from glassnet.backend import require_numpy_model
+from glassnet.errors import NotCompiledError
 from glassnet.layers import Activation, Dense, Dropout, Flatten
 
 __all__ = ["Equation", "Explanation", "LayerExplanation", "Trace", "explain", "trace"]
@@ -67,8 +68,6 @@ def _to_latex(text: str) -> str:
 
 def _require_compiled(model: Any, what: str) -> None:
     if not model.compiled or model.loss is None:
-        from glassnet.models import NotCompiledError
-
         raise NotCompiledError(
             f"Cannot {what}: the model has no loss yet. Compile it first, e.g. "
             "model.compile(loss='binary_crossentropy', optimizer='adam')"

@@ -23,10 +23,8 @@ copied to the backend once per call of ``fit``/``evaluate``/``predict``; what
 
 from __future__ import annotations
 
+import copy
 import math
-import signal
-import sys
-import threading
 import time
 import warnings
 from collections.abc import Iterable
@@ -35,31 +33,24 @@ from typing import Any, TypeVar, cast
 import numpy as np
 
 from glassnet import callbacks as callbacks_module
-from glassnet import config, losses, optimizers
+from glassnet import config, losses, optimizers, training
 from glassnet import metrics as metrics_module
+from glassnet._console import resolve_verbose
 from glassnet._validation import (
     _describe,
     check_array,
-    check_bool,
+    check_choice,
     check_float,
     check_int,
     check_same_length,
 )
-from glassnet.backend import BackendError, dtype_name, on_backend, to_numpy, xp
-from glassnet.backend import float_dtype as backend_float_dtype
+from glassnet.backend import on_backend, to_numpy, xp
+from glassnet.errors import BackendError, NotBuiltError, NotCompiledError
 from glassnet.layers.base import Layer
 from glassnet.layers.input import Input
 from glassnet.utils import make_rng
 
 _T = TypeVar("_T")
-
-
-class NotCompiledError(RuntimeError):
-    """The model must be compiled (``model.compile(loss=..., optimizer=...)``) first."""
-
-
-class NotBuiltError(RuntimeError):
-    """The model does not know its input shape yet, so it has no weights."""
 
 
 _sequential_count = 0
@@ -83,7 +74,8 @@ class Sequential:
     >>> model.compile(loss='binary_crossentropy', optimizer='adam', metrics=['accuracy'])
     """
 
-    def __init__(self, layers: Iterable[Layer | Input] | None = None, name: str | None = None):
+    def __init__(self, layers: Iterable[Layer | Input] | None = None, name: str | None = None,
+                 dtype: str | None = None):
         global _sequential_count
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a string, got {_describe(name)}")
@@ -92,24 +84,35 @@ class Sequential:
             raise TypeError(f"layers must be a list of layers, got {_describe(layers)}")
         self.name = name or ("sequential" if _sequential_count == 0 else f"sequential_{_sequential_count}")
         _sequential_count += 1
+        # None: the default float type (glassnet.config.floatx()) at the time the model is built.
+        self._requested_dtype = _check_float_dtype(dtype)
         self.layers: list[Layer] = []
         self.input_shape: tuple[int, ...] | None = None
         self.built = False
         self.compiled = False
         self.optimizer: optimizers.Optimizer | None = None
+        self._optimizer_identifier: Any = None   # what compile was given, to rebuild by name
         self.loss: losses.Loss | None = None
         self.metrics: list[metrics_module.Metric] = []
+        self._metric_identifiers: list[Any] = []
         self.history: callbacks_module.History | None = None
         self.stop_training = False
-        self._stop_reason: str | None = None
+        self.stop_reason: str | None = None      # why the last fit stopped (callbacks set it)
+        self.interrupted_epoch: int | None = None  # an epoch of the last fit cut short by Ctrl-C
+        self._unfinished_epoch: training.UnfinishedEpoch | None = None
         self._rng = make_rng()          # shuffling in fit
         self._init_rng = make_rng()     # initial weights
         self._epoch = 0                 # epochs completed, for resuming
         self._is_chief = True           # the process that prints (see glassnet.distributed)
-        self.parameters = np.empty(0, dtype=config.float_dtype())
-        self.gradients = np.empty(0, dtype=config.float_dtype())
+        self._host_dtype = self._requested_dtype or config.float_dtype()
         self._backend = xp.name
-        self._host_dtype = config.float_dtype()
+        self.parameters = np.empty(0, dtype=self._host_dtype)
+        self.gradients = np.empty(0, dtype=self._host_dtype)
+        self._layout = _BufferLayout(self, 0)
+        self._dA_buffer: Any = None
+        self._step_penalty = 0.0
+        self._loss_uses_z = False
+        self._has_regularizers = False
         for layer in layers or []:
             self.add(layer)
 
@@ -162,23 +165,20 @@ class Sequential:
         self.built = True
 
     def _allocate_parameters(self) -> None:
-        """Lay out every parameter in one flat buffer; keep values already there."""
-        dtype = backend_float_dtype()
-        old = {
-            (id(layer), name): xp.copy(array)
-            for layer in self.layers
-            for name, array in layer.params.items()
-        }
+        """Lay out every parameter in one flat buffer (trainable ones first), and every
+        gradient in another; keep values already there, initialise the rest."""
+        self._host_dtype = self._requested_dtype or config.float_dtype()
+        old = {(id(layer), name): xp.copy(array) for layer in self.layers
+               for name, array in layer.params.items()}
         specs = [(layer, spec) for layer in self.layers for spec in layer.param_specs]
-        trainable = [(layer, spec) for layer, spec in specs if layer.trainable]
-        frozen = [(layer, spec) for layer, spec in specs if not layer.trainable]
+        trainable = [(layer, spec) for layer, spec in specs if layer.trainable and spec.trainable]
+        frozen = [(layer, spec) for layer, spec in specs if not (layer.trainable and spec.trainable)]
         n_trainable = sum(spec.size for _, spec in trainable)
         n_total = n_trainable + sum(spec.size for _, spec in frozen)
+        dtype = xp.native_dtype(self._host_dtype)
         self.parameters = xp.zeros(n_total, dtype=dtype)
         self.gradients = xp.zeros(n_total, dtype=dtype)
         self._backend = xp.name
-        self._host_dtype = np.dtype(dtype_name(self.parameters))
-        self._n_trainable = n_trainable
         self.segments: list[tuple[int, int]] = []
         offset = 0
         views: dict[int, tuple[dict, dict]] = {id(layer): ({}, {}) for layer in self.layers}
@@ -191,27 +191,36 @@ class Sequential:
             if key in old and old[key].shape == spec.shape:
                 params[spec.name][...] = old[key]
             else:  # drawn on the host, so that a seed gives the same weights on every backend
-                initial = spec.initializer(spec.shape, config.float_dtype(), self._init_rng)
+                initial = spec.initializer(spec.shape, self._host_dtype, self._init_rng)
                 params[spec.name][...] = xp.from_numpy(initial)
             if stop <= n_trainable:
                 self.segments.append((offset, stop))
             offset = stop
         for layer in self.layers:
             layer.bind(*views[id(layer)])
-        # Gradients with respect to the network's input are never needed.
-        first_trainable = next(
-            (i for i, layer in enumerate(self.layers) if layer.param_specs), len(self.layers)
-        )
-        for i, layer in enumerate(self.layers):
-            layer.needs_input_gradient = i > first_trainable
-        first_backward = self._first_backward_layer = min(first_trainable, len(self.layers) - 1)
-        self._hidden_layers_last_first = list(reversed(self.layers[first_backward:-1]))
-        activation = getattr(self.layers[-1], "activation", None)
-        self._output_activation = None if activation is None else activation.name
-        self._trainable_params = self.parameters[:n_trainable]
-        self._trainable_grads = self.gradients[:n_trainable]
+        self._layout = _BufferLayout(self, n_trainable)
         if self.optimizer is not None and self.compiled:
-            self.optimizer.build(self._trainable_buffer(), self.segments)
+            self._build_optimizer()
+
+    def _build_optimizer(self) -> None:
+        """Give the optimizer the trainable buffer. After the model's parameters changed (a
+        layer added after compile), an optimizer given by name starts afresh; an instance
+        that holds state for other parameters is the user's to replace."""
+        optimizer = self._compiled(self.optimizer)
+        buffer = self._trainable_buffer()
+        held = getattr(optimizer, "_shape", buffer.shape)[0] if optimizer.built else buffer.shape[0]
+        size_changed = held != buffer.shape[0]
+        if size_changed and isinstance(self._optimizer_identifier, str | dict):
+            optimizer = self.optimizer = optimizers.get(self._optimizer_identifier)
+        elif size_changed:
+            raise ValueError(
+                f"The model now has {buffer.shape[0]} trainable parameters (a layer was added or "
+                f"unfrozen after compile), but the {type(optimizer).__name__} instance passed to "
+                f"compile holds state for {held}. Compile again with a new "
+                f"optimizer: model.compile(optimizer={type(optimizer).__name__}(...), loss=...), "
+                "or pass it by name, e.g. optimizer='adam', to have it rebuilt automatically"
+            )
+        optimizer.build(buffer, self.segments)
 
     def _n_outputs(self) -> int:
         return math.prod(cast(tuple[int, ...], self.output_shape))
@@ -223,7 +232,18 @@ class Sequential:
         return part
 
     def _trainable_buffer(self) -> np.ndarray:
-        return self._trainable_params
+        return self._layout.trainable_params
+
+    @property
+    def _first_backward_layer(self) -> int:
+        return self._layout.first_backward_layer
+
+    @property
+    def _n_trainable(self) -> int:
+        return self._layout.n_trainable
+
+    def _dtype_for_inputs(self) -> np.dtype:
+        return self._host_dtype if self.built else (self._requested_dtype or config.float_dtype())
 
     @property
     def dtype(self) -> str:
@@ -292,6 +312,7 @@ class Sequential:
             raise ValueError("compile needs a loss, e.g. loss='binary_crossentropy' or loss='mse'")
         self.loss = losses.get(loss)
         self.optimizer = optimizers.get(optimizer)
+        self._optimizer_identifier = optimizer
         if isinstance(metrics, str):
             metrics = [metrics]
         self._metric_identifiers = list(metrics or [])
@@ -303,7 +324,7 @@ class Sequential:
             self.build()
         if self.built:
             self._resolve_metrics()
-            self.optimizer.build(self._trainable_buffer(), self.segments)
+            self._build_optimizer()
 
     def _resolve_metrics(self) -> None:
         n_outputs = self._n_outputs()
@@ -333,16 +354,17 @@ class Sequential:
         output layer's ``dZ = A - Y`` directly (the two derivatives cancel); otherwise
         ``dA = ∂L/∂A`` from the loss and each layer applies its own ``g'``.
         """
-        last: Any = self.layers[-1]     # a Dense or Activation layer: it has Z and takes dZ=
+        last = self.layers[-1]
         loss = self._compiled(self.loss)
         if not xp.is_numpy:
             Y, sample_weight = on_backend(Y), on_backend(sample_weight)
         buffer = self._output_gradient_buffer(A)
+        activation = getattr(last, "activation", None)
         dZ = None
-        if self._output_activation is not None:
-            dZ = loss.output_gradient(Y, A, last.Z, self._output_activation, out=buffer)
+        if activation is not None:  # dZ = (A - Y) / k straight away where loss.fuses_with(g)
+            dZ = loss.output_gradient(Y, A, getattr(last, "Z", None), activation.name, out=buffer)
         if dZ is None:
-            dA = loss.gradient(Y, A, out=buffer)
+            dA = loss.gradient(Y, A, out=buffer)                      # dA = ∂l/∂A
             if sample_weight is not None:
                 dA *= xp.reshape(sample_weight, (-1, 1))
             grad = last.backward(dA)
@@ -350,12 +372,12 @@ class Sequential:
             if sample_weight is not None:
                 dZ *= xp.reshape(sample_weight, (-1, 1))
             grad = last.backward(dZ=dZ)
-        for layer in self._hidden_layers_last_first:
+        for layer in self._layout.hidden_layers_last_first:
             grad = layer.backward(grad)
 
     def _output_gradient_buffer(self, A: np.ndarray) -> np.ndarray:
         """The work array for the output gradient, made once per batch size."""
-        buffer = self.__dict__.get("_dA_buffer")
+        buffer = self._dA_buffer
         if buffer is None or buffer.shape != A.shape or buffer.dtype != A.dtype:
             buffer = self._dA_buffer = xp.empty_like(A)
         return buffer
@@ -381,29 +403,40 @@ class Sequential:
         Z = getattr(self.layers[-1], "Z", None)
         return self._loss_sum(Y, A, Z, sample_weight) / A.shape[0] + self._regularization_penalty()
 
-    def _step(self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray:
+    def _step(self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None,
+              on_gradients: Any = None) -> np.ndarray:
         """Forward propagation, backward propagation, one optimizer update. Returns ``A``
-        (computed before the update); ``self._step_penalty`` is the regularisation then."""
+        (computed before the update); ``self._step_penalty`` is the regularisation then.
+        ``on_gradients()``, if given, runs between the backward pass and the update."""
         A = self.forward(X, training=True)
         self.backward(Y, A, sample_weight)
         self._step_penalty = self._regularization_penalty()
-        self._compiled(self.optimizer).apply(self._trainable_params, self._trainable_grads)  # W -= α·dW
+        if on_gradients is not None:
+            on_gradients()
+        layout = self._layout
+        self._compiled(self.optimizer).apply(layout.trainable_params, layout.trainable_grads)  # W -= α·dW
         return A
 
     def train_step(self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
         """One step of gradient descent on one batch; returns the batch loss (before the step)
         and adds the batch to the metrics."""
         A = self._step(X, Y, sample_weight)
-        last: Any = self.layers[-1]
-        loss = self._loss_sum(Y, A, getattr(last, "Z", None), sample_weight) / A.shape[0] + self._step_penalty
+        loss = self._loss_sum(Y, A, getattr(self.layers[-1], "Z", None), sample_weight) / A.shape[0]
         for metric in self.metrics:
             metric.update_state(Y, A, sample_weight)
-        return loss
+        return loss + self._step_penalty
+
+    def request_stop(self, reason: str) -> None:
+        """Stop ``fit`` after the current batch, and record why (``history.stopped_reason``).
+
+        Callbacks call it (Keras's ``model.stop_training = True`` works too, without a reason).
+        """
+        self.stop_training = True
+        self.stop_reason = reason
 
     # ------------------------------------------------------------------ data checks
     def _check_x(self, x: Any, name: str = "x") -> np.ndarray:
-        dtype = self._host_dtype if self.built else config.float_dtype()
-        X = check_array(name, x, ndim=None, dtype=dtype)
+        X = check_array(name, x, ndim=None, dtype=self._dtype_for_inputs())
         if X.ndim < 2:
             raise ValueError(
                 f"{name} must have one row per example: shape (n_samples, n_features), got a "
@@ -422,7 +455,7 @@ class Sequential:
     def _check_sample_weight(self, sample_weight: Any, n: int) -> np.ndarray | None:
         if sample_weight is None:
             return None
-        weights = check_array("sample_weight", sample_weight, ndim=1, dtype=config.float_dtype())
+        weights = check_array("sample_weight", sample_weight, ndim=1, dtype=self._host_dtype)
         if len(weights) != n:
             raise ValueError(f"sample_weight must have one weight per example ({n}), got {len(weights)}")
         if (weights < 0).any():
@@ -430,22 +463,31 @@ class Sequential:
             raise ValueError(f"sample_weight must be non-negative, got {weights[first]:g} at index {first}")
         return weights
 
-    def _class_weight_to_sample_weight(self, class_weight: dict, Y: np.ndarray) -> np.ndarray:
+    def _class_weight_to_sample_weight(self, class_weight: Any, Y: np.ndarray) -> np.ndarray:
+        """Each example's weight from its class: ``w_i = class_weight[class of example i]``.
+
+        The classes are the model's: ``0 .. k-1`` for ``k`` output units, ``0`` and ``1`` for
+        one unit. Classes not named keep weight 1.
+        """
         if not isinstance(class_weight, dict) or not class_weight:
-            raise TypeError(f"class_weight must be a dict {{class_id: weight}}, got {class_weight!r}")
+            raise TypeError(
+                f"class_weight must be a dict {{class_id: weight}}, got {_describe(class_weight)}")
+        n_classes = max(Y.shape[1], 2) if Y.ndim == 2 else self._n_outputs()
+        table = np.ones(n_classes, dtype=self._host_dtype)
+        for key, weight in class_weight.items():
+            key = check_int("class_weight key", key, minimum=0)
+            if key >= n_classes:
+                raise ValueError(
+                    f"class_weight has a key {key}, which is not a class of y: this model's classes "
+                    f"are 0..{n_classes - 1} ({self._n_outputs()} output unit(s))"
+                )
+            table[key] = check_float(f"class_weight[{key}]", weight, low=0.0)
         if Y.ndim == 1:
             ids = Y.astype(np.int64)
         elif Y.shape[1] == 1:
             ids = (Y[:, 0] > 0.5).astype(np.int64)
         else:
             ids = Y.argmax(axis=1)
-        table = np.ones(int(ids.max()) + 1 if ids.size else 1, dtype=config.float_dtype())
-        for key, weight in class_weight.items():
-            key = check_int("class_weight key", key, minimum=0)
-            weight = check_float(f"class_weight[{key}]", weight, low=0.0)
-            if key >= len(table):
-                table = np.concatenate([table, np.ones(key + 1 - len(table), dtype=table.dtype)])
-            table[key] = weight
         return table[ids]
 
     def _check_backend(self) -> None:
@@ -474,10 +516,10 @@ class Sequential:
             raise TypeError(f"{names[1]} is required: the targets to learn")
         y_arr = check_array(names[1], y, ndim=None)
         if y_arr.dtype.kind == "f":  # values beyond the float type's range become inf
-            check_array(names[1], y_arr, dtype=config.float_dtype())
+            check_array(names[1], y_arr, dtype=self._host_dtype)
         check_same_length(**{names[0]: X, names[1]: y_arr})
         try:
-            Y = self._compiled(self.loss).prepare_targets(y_arr, self._n_outputs(), config.float_dtype())
+            Y = self._compiled(self.loss).prepare_targets(y_arr, self._n_outputs(), self._host_dtype)
         except ValueError as exc:
             if names[1] == "y":
                 raise
@@ -540,116 +582,16 @@ class Sequential:
         History
             ``history.history['loss']``, ``['accuracy']``, ``['val_loss']``, ...
         """
-        epochs = check_int("epochs", epochs)
-        initial_epoch = check_int("initial_epoch", initial_epoch, minimum=0)
-        if initial_epoch > epochs:
-            raise ValueError(f"initial_epoch must be <= epochs, got initial_epoch={initial_epoch} "
-                             f"and epochs={epochs}")
-        shuffle = check_bool("shuffle", shuffle)
-        if callbacks is not None and not isinstance(callbacks, list | tuple):
-            raise TypeError(f"callbacks must be a list of Callback instances, got {_describe(callbacks)}")
-        validation_split = check_float("validation_split", validation_split, low=0.0, high=1.0,
-                                       high_inclusive=False)
-        verbose = _resolve_verbose(verbose)
-        X, Y, weights = self._prepare(x, y, sample_weight, class_weight=class_weight)
-        val = None
+        verbose = resolve_verbose(verbose)
+        callback_list = training.check_callbacks(callbacks)
+        train = self._prepare(x, y, sample_weight, class_weight=class_weight)
         if validation_data is not None:
-            val = self._prepare_validation(validation_data)
-        elif validation_split > 0:
-            split = int(X.shape[0] * (1 - validation_split))
-            if split == 0 or split == X.shape[0]:
-                raise ValueError(
-                    f"validation_split={validation_split} leaves "
-                    f"{'no training' if split == 0 else 'no validation'} examples out of {X.shape[0]}"
-                )
-            val = (X[split:, ...], Y[split:, ...], None if weights is None else weights[split:])
-            X, Y = X[:split, ...], Y[:split, ...]
-            weights = None if weights is None else weights[:split]
-        n = X.shape[0]
-        batch_size = n if batch_size is None else min(check_int("batch_size", batch_size), n)
-        steps = math.ceil(n / batch_size)
-
-        history = callbacks_module.History()
-        callback_list = list(callbacks or [])
-        if verbose:
-            callback_list.append(callbacks_module.ProgbarLogger(verbose))
-        callback_list.append(history)
-        params = {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size,
-                  "samples": n}
-        hooks = callbacks_module.CallbackList(callback_list, self, params)
-        self.history = history
-        self.stop_training = False
-        self._stop_reason = None
+            validation = self._prepare_validation(validation_data)
+        else:
+            train, validation = training.split_validation(train, validation_split)
+        plan = training.plan_fit(train[0].shape[0], batch_size, epochs, initial_epoch, shuffle, verbose)
         self._refresh_step_settings()
-        # With one batch per epoch, shuffling would only change the order of a sum.
-        shuffle_rows = shuffle and steps > 1
-        batch_X: Any = xp.empty((batch_size, *X.shape[1:]), dtype=X.dtype) if shuffle_rows else None
-        outputs = self._epoch_outputs = _EpochOutputs(self, n, A_dtype=X.dtype)
-        wants_batch_logs = any(not isinstance(c, callbacks_module.ProgbarLogger) for c in hooks.batch_end)
-        last: Any = self.layers[-1]
-
-        interrupted = _InterruptFlag()
-        hooks.call("on_train_begin", {})
-        diverged_reported = False
-        # A diverging run overflows; it is reported once, clearly (below), instead of
-        # as a stream of NumPy overflow warnings.
-        with interrupted, xp.errstate(over="ignore", invalid="ignore"):
-            for epoch in range(initial_epoch, epochs):
-                hooks.call("on_epoch_begin", epoch, {})
-                order = xp.from_numpy(self._rng.permutation(n)) if shuffle_rows else None
-                outputs.start_epoch(Y, weights, order)
-                for step in range(steps):
-                    for callback in hooks.batch_begin:
-                        callback.on_train_batch_begin(step, {})
-                    start, stop = step * batch_size, min((step + 1) * batch_size, n)
-                    if order is None:
-                        xb = X[start:stop, ...]                                 # the mini-batch
-                    else:
-                        xb = batch_X[: stop - start, ...]
-                        xp.take(X, order[start:stop], axis=0, out=xb, mode="clip")  # the mini-batch
-                    yb, wb = outputs.targets(start, stop)
-                    A = self._step(xb, yb, wb)
-                    outputs.store(start, stop, A, getattr(last, "Z", None))
-                    if hooks.batch_end:
-                        logs = None
-                        if wants_batch_logs:
-                            logs = self._running_logs()
-                            logs["loss"] = outputs.batch_loss(start, stop)
-                        for callback in hooks.batch_end:
-                            callback.on_train_batch_end(step, logs)
-                    if self.stop_training or interrupted.requested:
-                        break
-                epoch_complete = step == steps - 1
-                logs = self._running_logs()
-                if val is not None and not interrupted.requested:
-                    val_logs = self._evaluate_arrays(val[0], val[1], val[2], batch_size=batch_size)
-                    logs.update({f"val_{key}": value for key, value in val_logs.items()})
-                elif val is not None:  # interrupted: no validation, but keep the history even
-                    logs.update({f"val_{key}": math.nan for key in list(logs)})
-                if not math.isfinite(logs["loss"]) and not diverged_reported:
-                    diverged_reported = True
-                    message = (
-                        f"Epoch {epoch + 1}: the loss is {logs['loss']} - training has diverged. "
-                        "Try a smaller learning rate, clipnorm=1.0, or standardised inputs; "
-                        "TerminateOnNaN() stops such a run at once."
-                    )
-                    warnings.warn(message, RuntimeWarning, stacklevel=2)
-                    history.stopped_reason = message
-                if epoch_complete:
-                    self._epoch = epoch + 1
-                hooks.call("on_epoch_end", epoch, logs)
-                if interrupted.requested:
-                    self._stop_reason = (
-                        f"Interrupted (Ctrl-C) during epoch {epoch + 1}: stopped after the current "
-                        "batch; the weights and the history so far are kept"
-                    )
-                    print(self._stop_reason, flush=True)
-                    break
-                if self.stop_training:
-                    break
-        history.stopped_reason = self._stop_reason or history.stopped_reason
-        hooks.call("on_train_end", logs if self._epoch > initial_epoch else {})
-        return history
+        return training.Trainer(self, train, validation, plan, callback_list).run()
 
     def _refresh_step_settings(self) -> None:
         """Facts the per-batch code needs, worked out once per call of fit/evaluate."""
@@ -664,10 +606,6 @@ class Sequential:
         activation = getattr(self.layers[-1], "activation", None)
         return activation.name if activation is not None else "linear"
 
-    def _running_logs(self) -> dict[str, float]:
-        """The epoch's loss and metrics so far (Keras's running averages)."""
-        return self._epoch_outputs.logs()
-
     def _prepare_validation(self, validation_data: Any):
         if not isinstance(validation_data, tuple | list) or len(validation_data) not in (2, 3):
             raise TypeError(
@@ -678,13 +616,19 @@ class Sequential:
         return self._prepare(validation_data[0], validation_data[1], weights, names=("x_val", "y_val"))
 
     # ------------------------------------------------------------------ evaluate / predict
-    def _evaluate_arrays(self, X, Y, weights, batch_size: int) -> dict[str, float]:
+    def _evaluate_arrays(self, X: Any, Y: Any, weights: Any, batch_size: int,
+                         hooks: callbacks_module.CallbackList | None = None) -> dict[str, float]:
+        """Loss and metrics over ``X`` in chunks, firing the ``on_test_*`` hooks."""
         for metric in self.metrics:
             metric.reset_state()
         total, count = 0.0, 0
         self._refresh_step_settings()
         chunk = max(batch_size, 1024)
-        for start in range(0, X.shape[0], chunk):
+        if hooks is not None:
+            hooks.call("on_test_begin", {})
+        for batch, start in enumerate(range(0, X.shape[0], chunk)):
+            if hooks is not None:
+                hooks.call("on_test_batch_begin", batch, {})
             stop = min(start + chunk, X.shape[0])
             w = None if weights is None else weights[start:stop]
             A = self.forward(X[start:stop, ...], training=False)
@@ -693,9 +637,13 @@ class Sequential:
             count += m
             for metric in self.metrics:
                 metric.update_state(Y[start:stop, ...], A, w)
+            if hooks is not None:
+                hooks.call("on_test_batch_end", batch, {"loss": total / count})
         logs = {"loss": total / count}
         for metric in self.metrics:
             logs[metric.name] = float(metric.result())
+        if hooks is not None:
+            hooks.call("on_test_end", logs)
         return logs
 
     def evaluate(
@@ -706,6 +654,7 @@ class Sequential:
         verbose: int | str = "auto",
         sample_weight: Any = None,
         return_dict: bool = False,
+        callbacks: list[callbacks_module.Callback] | None = None,
     ) -> float | list[float] | dict[str, float]:
         """Loss and metrics on ``(x, y)``, as ``fit`` reports them.
 
@@ -714,9 +663,10 @@ class Sequential:
         """
         X, Y, weights = self._prepare(x, y, sample_weight)
         batch_size = X.shape[0] if batch_size is None else check_int("batch_size", batch_size)
-        verbose = _resolve_verbose(verbose)
+        verbose = resolve_verbose(verbose)
         start = time.perf_counter()
-        logs = self._evaluate_arrays(X, Y, weights, batch_size)
+        hooks = callbacks_module.CallbackList(training.check_callbacks(callbacks), self, {"verbose": verbose})
+        logs = self._evaluate_arrays(X, Y, weights, batch_size, hooks)
         if verbose:
             steps = math.ceil(X.shape[0] / batch_size)
             elapsed = time.perf_counter() - start
@@ -731,7 +681,8 @@ class Sequential:
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
-    def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = 0) -> np.ndarray:
+    def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = 0,
+                callbacks: list[callbacks_module.Callback] | None = None) -> np.ndarray:
         """The network's output ``A`` for each row of ``x`` (probabilities for sigmoid/softmax).
 
         Parameters
@@ -739,6 +690,10 @@ class Sequential:
         x : array of shape (n_samples, *input_shape)
         batch_size : int, optional
             Rows per forward pass; only memory depends on it. Default: 4096.
+        verbose : 'auto', 0, 1 or 2
+            Accepted for Keras compatibility; ``predict`` prints nothing.
+        callbacks : list of Callback, optional
+            Their ``on_predict_*`` hooks run around each chunk of rows.
 
         Returns
         -------
@@ -746,14 +701,20 @@ class Sequential:
         """
         self._require_built("predict")
         self._check_backend()
+        resolve_verbose(verbose)
         X = on_backend(self._check_x(x))
         chunk = 4096 if batch_size is None else check_int("batch_size", batch_size)
-        if X.shape[0] <= chunk:
+        if callbacks is None and X.shape[0] <= chunk:
             return _to_host(self.forward(X, training=False))
+        hooks = callbacks_module.CallbackList(training.check_callbacks(callbacks), self, {})
+        hooks.call("on_predict_begin", {})
         out = np.empty((X.shape[0], *cast(tuple[int, ...], self.output_shape)), dtype=self._host_dtype)
-        for start in range(0, X.shape[0], chunk):
+        for batch, start in enumerate(range(0, X.shape[0], chunk)):
+            hooks.call("on_predict_batch_begin", batch, {})
             stop = min(start + chunk, X.shape[0])
             out[start:stop] = xp.to_numpy(self.forward(X[start:stop, ...], training=False))
+            hooks.call("on_predict_batch_end", batch, {"outputs": out[start:stop]})
+        hooks.call("on_predict_end", {})
         return out
 
     def predict_on_batch(self, x: Any) -> np.ndarray:
@@ -846,7 +807,35 @@ class Sequential:
         """
         from glassnet.saving import save_model
 
+        if self._unfinished_epoch is not None:
+            epoch = self._unfinished_epoch.epoch + 1
+            warnings.warn(
+                f"This model stopped part-way through epoch {epoch} (Ctrl-C): the file records "
+                f"{self._epoch} complete epoch(s) and the weights as they are now, so resuming from "
+                f"the file runs epoch {epoch} again from these weights. In this session, "
+                "fit(..., initial_epoch=model.epochs_trained) continues the epoch exactly instead",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         save_model(self, filepath, include_optimizer=include_optimizer)
+
+    def copy(self, dtype: str | None = None) -> Sequential:
+        """An independent copy with the same layers and weights, in ``dtype`` if given.
+
+        The copy is compiled like this model (loss, metrics, a fresh optimizer of the same
+        configuration: the optimizer's state is not copied). Nothing global changes:
+        ``model.copy('float64')`` is how gradient checks get a float64 twin.
+        """
+        self._require_built("copy")
+        layers = [type(layer).from_config(layer.get_config()) for layer in self.layers]
+        twin = Sequential(layers, name=self.name, dtype=dtype or self.dtype)
+        twin.build(self.input_shape)
+        twin.set_weights(self.get_weights())
+        if self.compiled:
+            optimizer = self._compiled(self.optimizer)
+            twin.compile(optimizer=optimizers.get(optimizer.get_config()),
+                         loss=copy.deepcopy(self.loss), metrics=list(self._metric_identifiers))
+        return twin
 
     def save_weights(self, filepath: Any) -> None:
         """Save only the weights (an ``.npz`` file of plain arrays), atomically."""
@@ -863,78 +852,32 @@ class Sequential:
         return f"<Sequential name={self.name!r} layers={len(self.layers)} built={self.built}>"
 
 
-class _EpochOutputs:
-    """The network's output for every example of the epoch so far, in training order.
+class _BufferLayout:
+    """What the training step needs to know of a built model, worked out once per build:
+    the trainable part of the buffers (the optimizer's), and which layers backpropagate."""
 
-    ``fit`` reports Keras's running averages of the loss and the metrics. Rather
-    than computing them with a dozen small NumPy calls after every step, each step
-    only copies its output ``A`` (and ``Z``) here, and the loss ``Σ w·l / m`` and
-    the metrics are computed over all rows not yet counted, in a few large passes,
-    whenever someone asks (the progress bar, the end of the epoch). The numbers
-    are the same: each row's output was computed by the weights of its own step.
-    """
+    def __init__(self, model: Sequential, n_trainable: int) -> None:
+        layers = model.layers
+        self.n_trainable = n_trainable
+        self.trainable_params = model.parameters[:n_trainable]
+        self.trainable_grads = model.gradients[:n_trainable]
+        first_trainable = next((i for i, layer in enumerate(layers) if layer.param_specs), len(layers))
+        # Gradients with respect to the network's input are never needed.
+        for i, layer in enumerate(layers):
+            layer.needs_input_gradient = i > first_trainable
+        self.first_backward_layer = max(min(first_trainable, len(layers) - 1), 0)
+        self.hidden_layers_last_first = list(reversed(layers[self.first_backward_layer:-1]))
 
-    def __init__(self, model: Sequential, n: int, A_dtype: Any) -> None:
-        self.model = model
-        shape = (n, *cast(tuple[int, ...], model.output_shape))
-        self.A = xp.empty(shape, dtype=A_dtype)
-        self.Z = xp.empty(shape, dtype=A_dtype) if model._loss_uses_z else None
-        self.penalty = np.zeros(n) if model._has_regularizers else None
 
-    def start_epoch(self, Y: np.ndarray, weights: np.ndarray | None, order: np.ndarray | None) -> None:
-        """Put the targets (and weights) in this epoch's order (``None``: as given), one gather
-        per epoch."""
-        if order is None:
-            self.Y, self.weights = Y, weights
-        else:
-            self.Y = xp.take(Y, order, axis=0)
-            self.weights = None if weights is None else xp.take(weights, order, axis=0)
-        self.stored = self.counted = 0
-        self.loss_sum = 0.0
-        for metric in self.model.metrics:
-            metric.reset_state()
-
-    def targets(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray | None]:
-        return self.Y[start:stop, ...], None if self.weights is None else self.weights[start:stop]
-
-    def store(self, start: int, stop: int, A: np.ndarray, Z: np.ndarray | None) -> None:
-        self.A[start:stop, ...] = A
-        if self.Z is not None:
-            self.Z[start:stop, ...] = Z
-        if self.penalty is not None:
-            self.penalty[start:stop] = self.model._step_penalty
-        self.stored = stop
-
-    def _count(self) -> None:
-        """Add the rows stored since the last call to the loss and the metrics."""
-        start, stop = self.counted, self.stored
-        if stop == start:
-            return
-        Y, A = self.Y[start:stop, ...], self.A[start:stop, ...]
-        Z = None if self.Z is None else self.Z[start:stop, ...]
-        w = None if self.weights is None else self.weights[start:stop]
-        self.loss_sum += self.model._loss_sum(Y, A, Z, w)
-        if self.penalty is not None:
-            self.loss_sum += float(self.penalty[start:stop].sum())
-        for metric in self.model.metrics:
-            metric.update_state(Y, A, w)
-        self.counted = stop
-
-    def batch_loss(self, start: int, stop: int) -> float:
-        """The loss of the batch in rows ``start:stop`` alone (for per-batch callbacks)."""
-        self._count()
-        Y, A = self.Y[start:stop, ...], self.A[start:stop, ...]
-        Z = None if self.Z is None else self.Z[start:stop, ...]
-        w = None if self.weights is None else self.weights[start:stop]
-        penalty = 0.0 if self.penalty is None else float(self.penalty[start])
-        return self.model._loss_sum(Y, A, Z, w) / (stop - start) + penalty
-
-    def logs(self) -> dict[str, float]:
-        self._count()
-        logs = {"loss": self.loss_sum / max(self.counted, 1)}
-        for metric in self.model.metrics:
-            logs[metric.name] = float(metric.result())
-        return logs
+def _check_float_dtype(dtype: Any) -> np.dtype | None:
+    """``None``, or the NumPy dtype of ``'float32'``/``'float64'`` (names or dtypes)."""
+    if dtype is None:
+        return None
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        name = repr(dtype)
+    return np.dtype(check_choice("dtype", name, ("float32", "float64")))
 
 
 def _to_host(array: Any) -> np.ndarray:
@@ -947,51 +890,3 @@ def load_model(filepath: Any, compile: bool = True) -> Sequential:
     from glassnet.saving import load_model as _load
 
     return _load(filepath, compile=compile)
-
-
-def _resolve_verbose(verbose: Any) -> int:
-    if verbose == "auto":
-        if _in_notebook():
-            return 1
-        return 1 if getattr(sys.stdout, "isatty", lambda: False)() else 2
-    if isinstance(verbose, bool) or verbose not in (0, 1, 2):
-        raise ValueError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
-    return int(verbose)
-
-
-def _in_notebook() -> bool:
-    shell = sys.modules.get("IPython")
-    if shell is None:
-        return False
-    try:
-        ip = shell.get_ipython()
-    except Exception:
-        return False
-    return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
-
-
-class _InterruptFlag:
-    """While active, Ctrl-C asks ``fit`` to stop after the current batch instead of
-    raising mid-update (which could leave weights half-updated). A second Ctrl-C
-    raises at once."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: Any = None
-
-    def _handler(self, signum: int, frame: Any) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def __enter__(self) -> _InterruptFlag:
-        if threading.current_thread() is threading.main_thread():
-            try:
-                self._previous = signal.signal(signal.SIGINT, self._handler)
-            except ValueError:  # not allowed here (e.g. some embedded interpreters)
-                self._previous = None
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)

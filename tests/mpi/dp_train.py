@@ -64,8 +64,7 @@ class StopOnOneRank(Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         if self.rank == 1 and (self.epoch, batch) == STOP_AT:
-            self.model.stop_training = True
-            self.model._stop_reason = "StopOnOneRank says stop"
+            self.model.request_stop("StopOnOneRank says stop")
 
 
 def train(dp: DataParallel, out: Path, name: str, optimizer: str, floatx: str, shuffle: bool,

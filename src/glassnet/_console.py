@@ -1,0 +1,51 @@
+"""Where output goes: a notebook, a terminal (and how wide it is), or a file."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from typing import Any
+
+# What a progress line assumes when the terminal reports no usable width
+# (``mpirun``, ``script -c`` and some CI runners report 0 columns).
+FALLBACK_COLUMNS = 120
+
+
+def in_notebook() -> bool:
+    """Whether code runs in a Jupyter kernel (output is rendered as rich HTML/widgets)."""
+    shell = sys.modules.get("IPython")
+    if shell is None:
+        return False
+    try:
+        ip = shell.get_ipython()
+    except Exception:
+        return False
+    return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
+
+
+def in_ipython() -> bool:
+    """Whether an IPython shell (terminal or notebook) displays the value of a statement."""
+    shell = sys.modules.get("IPython")
+    if shell is None:
+        return False
+    try:
+        return shell.get_ipython() is not None
+    except Exception:
+        return False
+
+
+def terminal_columns() -> int:
+    """The terminal's width, or :data:`FALLBACK_COLUMNS` when it reports none (0 or less)."""
+    columns = shutil.get_terminal_size((FALLBACK_COLUMNS, 24)).columns
+    return columns if columns > 0 else FALLBACK_COLUMNS
+
+
+def resolve_verbose(verbose: Any) -> int:
+    """Keras's ``verbose``: ``'auto'`` is 1 in a terminal or notebook and 2 in a file or pipe."""
+    if verbose == "auto":
+        if in_notebook():
+            return 1
+        return 1 if getattr(sys.stdout, "isatty", lambda: False)() else 2
+    if isinstance(verbose, bool) or verbose not in (0, 1, 2):
+        raise ValueError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
+    return int(verbose)
