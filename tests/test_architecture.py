@@ -136,3 +136,16 @@ def test_importing_glassnet_and_training_needs_only_numpy():
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                timeout=60, check=True)
     assert completed.stdout.strip() == "[]"
+
+
+def test_submodules_are_attributes_loaded_on_first_use():
+    code = (
+        "import sys, glassnet\n"
+        "assert 'glassnet.sklearn' not in sys.modules and 'sklearn' not in sys.modules\n"
+        "assert 'sklearn' in dir(glassnet) and 'viz' in dir(glassnet)\n"
+        "print(glassnet.sklearn.GlassnetClassifier.__name__, glassnet.viz.plot_history.__name__,\n"
+        "      glassnet.onnx.export.__name__, glassnet.training.Trainer.__name__)\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                               timeout=120, check=True)
+    assert completed.stdout.split() == ["GlassnetClassifier", "plot_history", "export", "Trainer"]

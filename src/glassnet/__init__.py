@@ -15,9 +15,10 @@ from typing import Any
 __version__ = "0.1.0"
 
 _SUBMODULES = {
-    "activations", "callbacks", "config", "datasets", "demos", "diagnostics", "distributed",
-    "explain", "initializers", "layers", "losses", "metrics", "models", "optimizers",
-    "regularizers", "saving", "schedules", "utils", "viz",
+    "activations", "backend", "callbacks", "config", "datasets", "demos", "diagnostics",
+    "distributed", "errors", "explain", "initializers", "layers", "losses", "metrics", "models",
+    "onnx", "optimizers", "regularizers", "saving", "schedules", "sklearn", "training", "utils",
+    "viz",
 }
 _FUNCTIONS = {
     "gradient_check": "glassnet.diagnostics",
@@ -37,3 +38,7 @@ def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
         return importlib.import_module(f"glassnet.{name}")
     raise AttributeError(f"module 'glassnet' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -108,6 +108,7 @@ class Sequential:
         self._backend = xp.name
         self.parameters = np.empty(0, dtype=self._host_dtype)
         self.gradients = np.empty(0, dtype=self._host_dtype)
+        self.segments: list[tuple[int, int]] = []  # where each weight array lives in the buffers
         self._layout = _BufferLayout(self, 0)
         self._dA_buffer: Any = None
         self._step_penalty = 0.0
@@ -179,7 +180,7 @@ class Sequential:
         self.parameters = xp.zeros(n_total, dtype=dtype)
         self.gradients = xp.zeros(n_total, dtype=dtype)
         self._backend = xp.name
-        self.segments: list[tuple[int, int]] = []
+        self.segments = []
         offset = 0
         views: dict[int, tuple[dict, dict]] = {id(layer): ({}, {}) for layer in self.layers}
         for layer, spec in trainable + frozen:
