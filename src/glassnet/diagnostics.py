@@ -740,16 +740,19 @@ def _output_remedies(run: _Run, name: str, expected: str | None) -> tuple[list[s
     suggested: dict[str, Any] = {}
     if expected is not None and np.ptp(_probe(_activation(expected), units)[0]) > 0:
         suggested["suggested_activation"] = expected
-        remedies.append(f"Make the output fit {loss.name}: {_layer_call(layer, activation=expected)}.")
+        suggested["fix"] = _layer_call(layer, activation=expected)
+        remedies.append(f"Make the output fit {loss.name}: {suggested['fix']}.")
     elif expected is not None:     # e.g. softmax over a single unit: two classes need two units
         suggested["suggested_activation"] = "sigmoid"
+        suggested["fix"] = _layer_call(layer, activation="sigmoid")
         remedies.append(f"Two classes need two softmax units, {_layer_call(layer, activation=expected)} "
                         f"with 2 units, or one sigmoid unit: {_layer_call(layer, activation='sigmoid')} "
                         "with loss='binary_crossentropy'.")
     else:
         suggested["suggested_activation"] = "linear"
-        remedies.append(f"Use an output activation that varies with z: "
-                        f"{_layer_call(layer, activation='linear')} for a regression.")
+        suggested["fix"] = _layer_call(layer, activation="linear")
+        remedies.append(f"Use an output activation that varies with z: {suggested['fix']} "
+                        "for a regression.")
     if name == "linear" and expected is not None and "from_logits" in inspect.signature(
             type(loss)).parameters:
         remedies.append(f"Or keep the linear output and tell the loss that it gets logits z: "
@@ -778,9 +781,8 @@ def _zero_gradient_findings(run: _Run, blocked: set[str]) -> list[Finding]:
                     f"{stopper.A.shape[1]} unit{'s' if stopper.A.shape[1] != 1 else ''}) passes no "
                     "gradient back: its slope ∂a/∂z is 0 for every example")
         if stopper.layer is run.output and run.has("output_mismatch"):
-            remedies.append("Fix the output layer (see the output_mismatch finding): "
-                            + run.found[[f.kind for f in run.found].index("output_mismatch")]
-                            .remedies[0])
+            fix = next(f for f in run.found if f.kind == "output_mismatch").details["fix"]
+            remedies.append(f"Fix the output layer (see the output_mismatch finding): {fix}.")
         else:
             remedies.append(f"Use an activation with a slope in layer {stopper.layer.name!r}: "
                             f"{_layer_call(stopper.layer, activation='relu')}.")
@@ -1126,8 +1128,8 @@ def _majority_findings(run: _Run) -> list[Finding]:
     still_falling = len(losses) >= 4 and losses[-1] < 0.9 * losses[-4]
     if stalled:
         severity = "error"
-    elif (at_baseline or constant) and not still_falling and (not losses or len(losses) >= 8):
-        severity = "warning"
+    elif (constant and not losses) or (at_baseline and len(losses) >= 8 and not still_falling):
+        severity = "warning"   # (with a short history, wait: the loss may still fall)
     else:
         return []
     accuracy, majority, baseline = scores["accuracy"], scores["majority"], scores["baseline_loss"]
@@ -1160,11 +1162,10 @@ def _majority_remedies(run: _Run, stalled: bool) -> list[str]:
                        "the saturated units"), ("vanishing_gradient", "the vanishing gradient")):
         if run.has(kind):
             remedies.append(f"Fix {what} first (see the {kind} finding).")
-    if stalled:
+    if not remedies:
         remedies.append("Re-initialise and train again from another seed "
-                        "(glassnet.utils.set_random_seed).")
-    else:
-        remedies.append("If the loss is still creeping down: train for more epochs.")
+                        "(glassnet.utils.set_random_seed)." if stalled else
+                        "If the loss is still creeping down: train for more epochs.")
     counts = np.asarray(run.scores["counts"])
     if counts.max() > 1.5 * counts[counts > 0].min():
         weights = {c: round(float(counts.sum() / (len(counts) * n)), 3)
