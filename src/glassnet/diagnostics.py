@@ -1,15 +1,22 @@
 """Why does my network not learn? Gradient checks, a diagnosis, and a training monitor.
 
 * :func:`gradient_check` compares the gradients that backward propagation computes
-  with central finite differences of the loss, ``(J(θ + ε) - J(θ - ε)) / 2ε``, one
-  parameter at a time. If the two disagree, a backward pass is wrong.
+  with central finite differences of the objective ``J`` (``model.objective``),
+  ``(J(θ + ε) - J(θ - ε)) / 2ε``, one parameter at a time. If the two disagree, a
+  backward pass is wrong.
 * :func:`diagnose` runs the network on data and names the usual reasons training
-  fails, in plain words, with the usual remedies: dead ReLU units, vanishing or
-  exploding gradients, saturated sigmoid/tanh units, a learning rate that makes the
-  loss oscillate or diverge, and a network stuck at the majority-class accuracy.
+  fails, in plain words, naming the layer, unit or input column: a diverged run, an
+  output activation that does not fit the loss, gradients that are exactly zero, inputs
+  on very different scales, dead ReLU units, saturated units, vanishing or exploding
+  gradients, a learning rate that makes the loss rise or oscillate, and a network stuck
+  at the majority-class baseline. Each remedy is the code to type, built from the
+  model's own layers, activations, initializers and optimizer.
 * :class:`DiagnosticsMonitor` is a callback that checks the same things during
   ``fit``, warns once per problem, and records per-layer gradient and weight norms
   in the history (``grad_norm/<layer>``, ``weight_norm/<layer>``).
+
+Everything here is a reader: the objective, the fused output gradient, the activations'
+slopes and the losses' gradients are asked from the model and its components.
 """
 
 from __future__ import annotations
@@ -529,9 +536,9 @@ def _call(name: str, *args: Any, **changes: Any) -> str:
     return f"{name}({', '.join([*map(str, args), *(f'{k}={v!r}' for k, v in changes.items())])})"
 
 
-def _layer_call(layer: Any, **changes: Any) -> str:
+def _layer_call(layer: Any, *, units: int | None = None, **changes: Any) -> str:
     """The layer's constructor call with ``changes``, e.g. ``Dense(4, activation='relu')``."""
-    units = getattr(layer, "units", None)
+    units = getattr(layer, "units", None) if units is None else units
     return _call(type(layer).__name__, *([] if units is None else [units]), **changes)
 
 
@@ -745,9 +752,10 @@ def _output_remedies(run: _Run, name: str, expected: str | None) -> tuple[list[s
     elif expected is not None:     # e.g. softmax over a single unit: two classes need two units
         suggested["suggested_activation"] = "sigmoid"
         suggested["fix"] = _layer_call(layer, activation="sigmoid")
-        remedies.append(f"Two classes need two softmax units, {_layer_call(layer, activation=expected)} "
-                        f"with 2 units, or one sigmoid unit: {_layer_call(layer, activation='sigmoid')} "
-                        "with loss='binary_crossentropy'.")
+        remedies.append(f"Two classes need two {expected} units, "
+                        f"{_layer_call(layer, units=2, activation=expected)} with one-hot targets, "
+                        f"or one sigmoid unit: {suggested['fix']} with "
+                        "loss='binary_crossentropy'.")
     else:
         suggested["suggested_activation"] = "linear"
         suggested["fix"] = _layer_call(layer, activation="linear")
