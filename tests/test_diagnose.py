@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+import types
 import warnings
 
 import numpy as np
 import pytest
 
-from glassnet import datasets, demos
+from glassnet import datasets, demos, optimizers
+from glassnet.callbacks import Callback
 from glassnet.diagnostics import (
     DiagnosticsMonitor,
     DiagnosticWarning,
@@ -247,9 +253,29 @@ def test_diagnose_reads_the_loss_curve():
 
 
 # ----------------------------------------------------------------------------- the callback
-def test_monitor_warns_once_per_problem_and_records_norms():
+@pytest.fixture
+def gradient_hook(monkeypatch):
+    """TEMPORARY shim until the training loop calls ``Callback.on_gradients`` (issue 12 §3):
+    call the given monitors' ``on_gradients`` after backward, before the optimizer's update,
+    which is where the lead's training loop calls the hook. Does nothing once it exists."""
+    monitors: list = []
+    if hasattr(Callback, "on_gradients"):
+        return monitors
+    apply = optimizers.Optimizer.apply
+
+    def apply_after_hook(self, *args, **kwargs):
+        for monitor in monitors:
+            monitor.on_gradients(monitor._batches)
+        return apply(self, *args, **kwargs)
+
+    monkeypatch.setattr(optimizers.Optimizer, "apply", apply_after_hook)
+    return monitors
+
+
+def test_monitor_warns_once_per_problem_and_records_norms(gradient_hook):
     model, X, y = keras_default_circles(STUCK_SEED)
     monitor = DiagnosticsMonitor(X[:300], y[:300])
+    gradient_hook.append(monitor)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         history = model.fit(X, y, epochs=20, verbose=0, callbacks=[monitor])
@@ -266,15 +292,17 @@ def test_monitor_warns_once_per_problem_and_records_norms():
     assert "backward" not in vars(model)           # the wrapper is gone after fit
 
 
-def test_monitor_is_quiet_on_a_healthy_run():
+def test_monitor_is_quiet_on_a_healthy_run(gradient_hook):
     set_random_seed(0)
     X, y = datasets.make_circles(n_samples=300, factor=0.3, noise=0.1, random_state=0)
     model = Sequential([Dense(8, input_dim=2, activation="relu"),
                         Dense(8, activation="relu"), Dense(1, activation="sigmoid")])
     model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+    monitor = DiagnosticsMonitor(X, y)
+    gradient_hook.append(monitor)
     with warnings.catch_warnings():
         warnings.simplefilter("error", DiagnosticWarning)
-        history = model.fit(X, y, epochs=15, verbose=0, callbacks=[DiagnosticsMonitor(X, y)])
+        history = model.fit(X, y, epochs=15, verbose=0, callbacks=[monitor])
     norms = history.history[f"grad_norm/{model.layers[0].name}"]
     assert len(norms) == 15 and all(value > 0 for value in norms)
     # the recorded norm is the mean over the epoch's batches of ‖gradient‖, positive and finite
@@ -283,12 +311,13 @@ def test_monitor_is_quiet_on_a_healthy_run():
         float((w.astype(np.float64) ** 2).sum()) for w in model.layers[2].get_weights())), rel=1e-5)
 
 
-def test_monitor_without_data_still_watches_the_loss():
+def test_monitor_without_data_still_watches_the_loss(gradient_hook):
     set_random_seed(0)
     X, y = datasets.make_circles(n_samples=200, factor=0.3, noise=0.1, random_state=0)
     model = Sequential([Dense(16, input_dim=2, activation="relu"), Dense(1, activation="sigmoid")])
     model.compile(loss="binary_crossentropy", optimizer=SGD(1e4), metrics=["accuracy"])
     monitor = DiagnosticsMonitor(warn=False, record_norms=False)
+    gradient_hook.append(monitor)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         history = model.fit(X, y, epochs=8, verbose=0, callbacks=[monitor])
@@ -302,3 +331,286 @@ def test_monitor_checks_its_arguments():
         DiagnosticsMonitor(X=X_SMALL)
     with pytest.raises(ValueError, match="every"):
         DiagnosticsMonitor(every=0)
+
+
+# ----------------------------------------------------------------------------- stuck runs
+# Each test trains a real stuck run (small, seeded), checks that diagnose names the cause and
+# the layer or column, then applies the remedy it gives and checks that the run then learns.
+CIRCLES_X, CIRCLES_Y = datasets.make_circles(n_samples=400, factor=0.3, noise=0.1, random_state=0)
+
+
+def two_layer_run(output, units, loss, X, y, *, epochs=30, optimizer="adam", hidden="relu",
+                  hidden_units=8, seed=0):
+    set_random_seed(seed)
+    model = Sequential([Dense(hidden_units, input_dim=X.shape[1], activation=hidden),
+                        Dense(units, activation=output)])
+    model.compile(loss=loss, optimizer=optimizer, metrics=["accuracy"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)     # a diverging run overflows
+        history = model.fit(X, y, epochs=epochs, batch_size=32, verbose=0)
+    return model, history.history
+
+
+def code_in(remedy: str) -> str:
+    """The ``Dense(...)`` call a remedy writes out."""
+    start = remedy.index("Dense(")
+    depth = 0
+    for end, char in enumerate(remedy[start:], start):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == ")" and depth == 0:
+            return remedy[start:end + 1]
+    raise AssertionError(f"no complete Dense(...) call in {remedy!r}")
+
+
+def test_softmax_on_one_unit_gives_exactly_zero_gradients():
+    model, history = two_layer_run("softmax", 1, "binary_crossentropy", CIRCLES_X, CIRCLES_Y,
+                                   epochs=10)
+    assert history["loss"][0] == pytest.approx(history["loss"][-1]) == pytest.approx(7.97, abs=0.01)
+    assert history["accuracy"][-1] == 0.5
+    diagnosis = diagnose(model, CIRCLES_X, CIRCLES_Y, show=False)
+    output = model.layers[-1].name
+    mismatch = diagnosis.of_kind("output_mismatch")[0]
+    assert mismatch.severity == "error" and mismatch.layer == output
+    assert f"the output layer {output!r} applies softmax to 1 unit: it outputs 1" in mismatch.message
+    assert mismatch.remedies[0] == ("Make the output fit binary_crossentropy: "
+                                    "Dense(1, activation='sigmoid').")
+    zero = diagnosis.of_kind("zero_gradient")[0]
+    assert zero.severity == "error"
+    assert zero.details == {"layers": [layer.name for layer in model.layers], "blocked_by": output}
+    assert "every gradient is exactly 0" in zero.message
+    assert diagnosis.of_kind("vanishing_gradient") == []
+    assert diagnosis.of_kind("stuck_at_majority")[0].details["baseline_loss"] == pytest.approx(
+        np.log(2), abs=1e-4)
+    fixed, fixed_history = two_layer_run(mismatch.details["suggested_activation"], 1,
+                                         "binary_crossentropy", CIRCLES_X, CIRCLES_Y)
+    assert fixed_history["loss"][-1] < 0.9 * fixed_history["loss"][0]
+    assert fixed_history["loss"][-1] < np.log(2) < history["loss"][-1]
+
+
+def test_sigmoid_output_with_categorical_crossentropy():
+    X, labels = datasets.make_gaussians(n_samples=500, n_classes=4, cluster_std=2.0,
+                                        random_state=0)
+    X, Y = X / 5, np.eye(4)[labels]
+    model, history = two_layer_run("sigmoid", 4, "categorical_crossentropy", X, Y,
+                                   optimizer=optimizers.Adam(0.01), hidden_units=16)
+    assert history["loss"][-1] < 1e-3 and history["accuracy"][-1] < 0.45   # all outputs near 1
+    diagnosis = diagnose(model, X, Y, show=False)
+    mismatch = diagnosis.problems[0]
+    assert mismatch.kind == "output_mismatch" and mismatch.layer == model.layers[-1].name
+    assert ("uses activation 'sigmoid', but categorical_crossentropy is written for softmax "
+            "outputs") in mismatch.message
+    assert "each row adds up to" in mismatch.message
+    assert code_in(mismatch.remedies[0]) == "Dense(4, activation='softmax')"
+    _, fixed = two_layer_run("softmax", 4, "categorical_crossentropy", X, Y,
+                             optimizer=optimizers.Adam(0.01), hidden_units=16)
+    assert fixed["accuracy"][-1] > 0.9
+
+
+def test_linear_output_with_binary_crossentropy():
+    X = CIRCLES_X * 3
+    model, history = two_layer_run("linear", 1, "binary_crossentropy", X, CIRCLES_Y)
+    assert history["loss"][-1] > 2.5 and history["accuracy"][-1] < 0.5
+    diagnosis = diagnose(model, X, CIRCLES_Y, show=False)
+    mismatch = diagnosis.problems[0]
+    assert mismatch.kind == "output_mismatch" and mismatch.severity == "error"
+    assert "uses activation 'linear', but binary_crossentropy is written for sigmoid" in (
+        mismatch.message)
+    assert mismatch.remedies == [
+        "Make the output fit binary_crossentropy: Dense(1, activation='sigmoid').",
+        "Or keep the linear output and tell the loss that it gets logits z: "
+        "loss=BinaryCrossentropy(from_logits=True).",
+    ]
+    _, sigmoid = two_layer_run("sigmoid", 1, "binary_crossentropy", X, CIRCLES_Y)
+    _, logits = two_layer_run("linear", 1, BinaryCrossentropy(from_logits=True), X, CIRCLES_Y)
+    for fixed in (sigmoid, logits):
+        assert fixed["loss"][-1] < np.log(2) < history["loss"][-1]
+        assert fixed["loss"][-1] < fixed["loss"][0]
+
+
+PIMA_COLUMNS = ["pregnancies", "glucose", "blood_pressure", "skin_thickness", "insulin", "bmi",
+                "pedigree", "age"]
+
+
+def pima_style(n=768, seed=0):
+    """Synthetic data on the scales of the Pima diabetes table (0-17, 0-200, 0-122, 0-99,
+    0-846, 0-67, 0.08-2.4, 21-81); about a third positive, driven by glucose, BMI, age."""
+    rng = make_rng(seed)
+    X = np.stack([
+        np.clip(rng.poisson(3.8, n), 0, 17),
+        np.clip(rng.normal(121, 31, n), 0, 199),
+        np.clip(rng.normal(69, 19, n), 0, 122),
+        np.clip(rng.normal(21, 16, n), 0, 99),
+        np.clip(rng.exponential(80, n), 0, 846),
+        np.clip(rng.normal(32, 7.9, n), 0, 67),
+        np.clip(rng.gamma(2.0, 0.23, n), 0.078, 2.42),
+        np.clip(21 + rng.exponential(12, n), 21, 81),
+    ], axis=1).astype(np.float64)
+    Z = (X - X.mean(axis=0)) / X.std(axis=0)
+    logit = 1.6 * Z[:, 1] + 0.8 * Z[:, 5] + 0.5 * Z[:, 7] + 0.4 * Z[:, 6] + 0.3 * Z[:, 0] - 0.9
+    return X, (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(np.int64)
+
+
+def pima_run(X, y):
+    set_random_seed(1)
+    model = Sequential([Dense(12, input_dim=8, activation="relu"), Dense(8, activation="relu"),
+                        Dense(1, activation="sigmoid")])
+    model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+    model.fit(X, y, epochs=20, batch_size=32, verbose=0)
+    return model
+
+
+def test_unscaled_inputs_keep_a_pima_style_run_at_the_majority_baseline():
+    X, y = pima_style()
+    majority = 1 - y.mean()
+    model = pima_run(X, y)
+    loss, accuracy = model.evaluate(X, y, verbose=0)
+    assert accuracy <= majority + 0.02                       # stuck at the baseline
+    diagnosis = diagnose(model, X, y, feature_names=PIMA_COLUMNS, show=False)
+    scale = diagnosis.of_kind("input_scale")[0]
+    assert scale.severity == "warning"
+    assert scale.details["columns"] == ["glucose", "blood_pressure", "skin_thickness", "insulin",
+                                        "bmi", "age"]
+    assert "insulin: 0.0112 to 554" in scale.message and "against pedigree" in scale.message
+    assert "glassnet.datasets.StandardScaler()" in scale.remedies[0]
+    stuck = diagnosis.of_kind("stuck_at_majority")[0]
+    p = y.mean()
+    entropy = -(p * np.log(p) + (1 - p) * np.log(1 - p))      # the loss of predicting p always
+    assert stuck.details["baseline_loss"] == pytest.approx(entropy, rel=1e-4)
+    assert diagnosis.baseline_loss == pytest.approx(entropy, rel=1e-4)
+    assert f"no lower than {entropy:.4g}, the loss of always predicting the class" in stuck.message
+    assert stuck.details["majority_rate"] == pytest.approx(majority)
+    assert stuck.remedies[0] == scale.remedies[0]
+    # the remedy: standardised inputs beat the baseline clearly
+    X_scaled = datasets.StandardScaler().fit_transform(X)
+    _, scaled_accuracy = pima_run(X_scaled, y).evaluate(X_scaled, y, verbose=0)
+    assert scaled_accuracy > majority + 0.1
+    assert diagnose(pima_run(X_scaled, y), X_scaled, y, show=False).ok
+
+
+def test_a_diverged_run_and_its_remedies():
+    rng = make_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = X @ np.array([1.0, -2.0, 0.5]) + 0.1 * rng.normal(size=200)
+    model, history = two_layer_run("linear", 1, "mse", X, y, optimizer=SGD(0.5), hidden="tanh",
+                                   hidden_units=16, epochs=20)
+    assert not np.isfinite(history["loss"][-1])
+    diagnosis = diagnose(model, X, y, show=False)
+    diverged = diagnosis.problems[0]
+    assert diverged.kind == "diverged" and diverged.severity == "error"
+    assert diverged.details["layers"] == [layer.name for layer in model.layers]
+    assert f"the weights of layers {model.layers[0].name!r}" in diverged.message
+    assert diverged.remedies[:2] == [
+        "Lower the learning rate (now 0.5): optimizer=SGD(learning_rate=0.05).",
+        "Clip the gradient, so that no single step can be huge: "
+        "optimizer=SGD(learning_rate=0.5, clipnorm=1.0).",
+    ]
+    _, slower = two_layer_run("linear", 1, "mse", X, y, optimizer=SGD(learning_rate=0.05),
+                              hidden="tanh", hidden_units=16, epochs=20)
+    _, clipped = two_layer_run("linear", 1, "mse", X, y, hidden="tanh", hidden_units=16,
+                               optimizer=SGD(learning_rate=0.5, clipnorm=1.0), epochs=20)
+    assert slower["loss"][-1] < 0.02 * np.var(y)             # converges
+    assert np.isfinite(clipped["loss"]).all() and clipped["loss"][-1] < 0.2 * np.var(y)
+
+
+def test_vanishing_gradients_without_relus_get_no_relu_advice_first():
+    X, y = CIRCLES_X[:200], CIRCLES_Y[:200]
+
+    def deep(activation, **init):
+        set_random_seed(0)
+        model = Sequential([Dense(16, input_dim=2, activation=activation, **init)]
+                           + [Dense(16, activation=activation, **init) for _ in range(8)]
+                           + [Dense(1, activation="sigmoid")])
+        model.compile(loss="binary_crossentropy", optimizer=SGD(0.1))
+        return model
+
+    model = deep("sigmoid")
+    finding = diagnose(model, X, y, show=False).of_kind("vanishing_gradient")[0]
+    assert finding.remedies[0].startswith("Use ReLU in the hidden layers 'dense")
+    assert code_in(finding.remedies[0]) == ("Dense(16, activation='relu', "
+                                            "kernel_initializer='he_uniform')")
+    assert "sigmoid's at most 0.25" in finding.remedies[0]
+    assert not any("dead" in remedy for remedy in finding.remedies)
+    assert "optimizer='adam'" in " ".join(finding.remedies)
+    # the remedy works: with ReLU and He initialisation no layer's gradient vanishes
+    fixed = diagnose(deep("relu", kernel_initializer="he_uniform"), X, y, show=False)
+    assert fixed.of_kind("vanishing_gradient") == []
+
+
+def test_dead_relu_remedies_name_real_options_and_work():
+    model, X, y = keras_default_circles(STUCK_SEED)
+    model.fit(X, y, epochs=50, verbose=0)
+    dead = diagnose(model, X, y, show=False).of_kind("dead_relu")[0]
+    assert dead.remedies[0] == (
+        "Initialise for ReLU: Dense(4, activation='relu', kernel_initializer='he_uniform') and "
+        "leave bias_initializer out: its default 'auto' starts ReLU biases at 0.1, so every unit "
+        "fires at first (now it is 'zeros').")
+    assert code_in(dead.remedies[1]) == "Dense(4, activation='leaky_relu')"
+    for remedy in dead.remedies[:2]:      # the code in each remedy runs, and the run then learns
+        set_random_seed(STUCK_SEED)
+        keras = {"kernel_initializer": "glorot_uniform", "bias_initializer": "zeros"}
+        fourth = eval(code_in(remedy), {"Dense": Dense})  # noqa: S307 - our own remedy text
+        fixed = Sequential([Dense(4, input_dim=2, activation="relu", **keras),
+                            Dense(6, activation="relu", **keras),
+                            Dense(6, activation="relu", **keras), fourth,
+                            Dense(1, activation="sigmoid", **keras)])
+        fixed.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+        assert fixed.fit(X, y, epochs=50, verbose=0).history["accuracy"][-1] > 0.95
+
+
+def test_every_initializer_a_remedy_names_exists():
+    from glassnet import initializers
+
+    runs = [keras_default_circles(STUCK_SEED)]
+    saturated = Sequential([Dense(6, input_dim=2, activation="tanh",
+                                  kernel_initializer={"name": "constant", "value": 20.0}),
+                            Dense(1, activation="sigmoid")])
+    saturated.compile(loss="binary_crossentropy", optimizer="sgd")
+    runs.append((saturated, CIRCLES_X * 10, CIRCLES_Y))
+    text = " ".join(remedy for model, X, y in runs
+                    for finding in diagnose(model, X, y, show=False) for remedy in finding.remedies)
+    named = set(re.findall(r"kernel_initializer='(\w+)'", text))
+    assert named and named <= set(initializers.ALL)
+    assert "'auto'" not in text.replace("default 'auto' starts ReLU biases", "")
+
+
+# ----------------------------------------------------------------------------- printing
+def test_diagnose_and_gradient_check_print_in_a_script_and_return_the_report(capsys, monkeypatch,
+                                                                              float64):
+    model = small_network("tanh", "sigmoid", 1, "binary_crossentropy")
+    monkeypatch.delattr(sys, "ps1", raising=False)
+    diagnosis = diagnose(model, X_SMALL, LABELS)
+    report = gradient_check(model, X_SMALL, LABELS)
+    assert capsys.readouterr().out == f"{diagnosis}\n{report}\n"
+    diagnose(model, X_SMALL, LABELS, show=False)
+    gradient_check(model, X_SMALL, LABELS, show=False)
+    assert capsys.readouterr().out == ""
+    monkeypatch.setattr(sys, "ps1", ">>> ", raising=False)    # a Python prompt shows the repr
+    assert repr(diagnose(model, X_SMALL, LABELS)) == str(diagnosis)
+    assert capsys.readouterr().out == ""
+    with pytest.raises(TypeError, match="show must be True or False"):
+        diagnose(model, X_SMALL, LABELS, show="yes")
+
+
+def test_nothing_is_printed_twice_under_ipython(capsys, monkeypatch):
+    shell = types.ModuleType("IPython")
+    shell.get_ipython = lambda: object()
+    monkeypatch.setitem(sys.modules, "IPython", shell)
+    model = small_network("tanh", "sigmoid", 1, "binary_crossentropy")
+    diagnosis = diagnose(model, X_SMALL, LABELS)
+    assert capsys.readouterr().out == "" and "Diagnosis of model" in repr(diagnosis)
+
+
+def test_a_script_prints_the_diagnosis(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import glassnet\n"
+        "from glassnet.layers import Dense\n"
+        "model = glassnet.models.Sequential([Dense(3, input_dim=2, activation='relu'), "
+        "Dense(1, activation='sigmoid')])\n"
+        "model.compile(loss='binary_crossentropy', optimizer='adam')\n"
+        "glassnet.diagnose(model, [[0.0, 1.0], [1.0, 0.0]], [0, 1])\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            env=env, timeout=120, check=True)
+    assert result.stdout.startswith("Diagnosis of model ")
+    assert "layer" in result.stdout and result.stdout.count("Diagnosis of model") == 1
