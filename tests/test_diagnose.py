@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from glassnet import datasets, demos, optimizers
-from glassnet.callbacks import Callback
 from glassnet.diagnostics import (
     DiagnosticsMonitor,
     DiagnosticWarning,
@@ -253,29 +252,9 @@ def test_diagnose_reads_the_loss_curve():
 
 
 # ----------------------------------------------------------------------------- the callback
-@pytest.fixture
-def gradient_hook(monkeypatch):
-    """TEMPORARY shim until the training loop calls ``Callback.on_gradients`` (issue 12 §3):
-    call the given monitors' ``on_gradients`` after backward, before the optimizer's update,
-    which is where the lead's training loop calls the hook. Does nothing once it exists."""
-    monitors: list = []
-    if hasattr(Callback, "on_gradients"):
-        return monitors
-    apply = optimizers.Optimizer.apply
-
-    def apply_after_hook(self, *args, **kwargs):
-        for monitor in monitors:
-            monitor.on_gradients(monitor._batches)
-        return apply(self, *args, **kwargs)
-
-    monkeypatch.setattr(optimizers.Optimizer, "apply", apply_after_hook)
-    return monitors
-
-
-def test_monitor_warns_once_per_problem_and_records_norms(gradient_hook):
+def test_monitor_warns_once_per_problem_and_records_norms():
     model, X, y = keras_default_circles(STUCK_SEED)
     monitor = DiagnosticsMonitor(X[:300], y[:300])
-    gradient_hook.append(monitor)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         history = model.fit(X, y, epochs=20, verbose=0, callbacks=[monitor])
@@ -292,14 +271,13 @@ def test_monitor_warns_once_per_problem_and_records_norms(gradient_hook):
     assert "backward" not in vars(model)           # the wrapper is gone after fit
 
 
-def test_monitor_is_quiet_on_a_healthy_run(gradient_hook):
+def test_monitor_is_quiet_on_a_healthy_run():
     set_random_seed(0)
     X, y = datasets.make_circles(n_samples=300, factor=0.3, noise=0.1, random_state=0)
     model = Sequential([Dense(8, input_dim=2, activation="relu"),
                         Dense(8, activation="relu"), Dense(1, activation="sigmoid")])
     model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
     monitor = DiagnosticsMonitor(X, y)
-    gradient_hook.append(monitor)
     with warnings.catch_warnings():
         warnings.simplefilter("error", DiagnosticWarning)
         history = model.fit(X, y, epochs=15, verbose=0, callbacks=[monitor])
@@ -311,13 +289,12 @@ def test_monitor_is_quiet_on_a_healthy_run(gradient_hook):
         float((w.astype(np.float64) ** 2).sum()) for w in model.layers[2].get_weights())), rel=1e-5)
 
 
-def test_monitor_without_data_still_watches_the_loss(gradient_hook):
+def test_monitor_without_data_still_watches_the_loss():
     set_random_seed(0)
     X, y = datasets.make_circles(n_samples=200, factor=0.3, noise=0.1, random_state=0)
     model = Sequential([Dense(16, input_dim=2, activation="relu"), Dense(1, activation="sigmoid")])
     model.compile(loss="binary_crossentropy", optimizer=SGD(1e4), metrics=["accuracy"])
     monitor = DiagnosticsMonitor(warn=False, record_norms=False)
-    gradient_hook.append(monitor)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         history = model.fit(X, y, epochs=8, verbose=0, callbacks=[monitor])

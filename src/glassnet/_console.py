@@ -34,6 +34,12 @@ def in_ipython() -> bool:
         return False
 
 
+def statement_prints() -> bool:
+    """Whether a report called as a statement should print itself: yes in a script, no at a
+    Python or IPython prompt or in a notebook, which show the returned object's repr."""
+    return not (in_ipython() or hasattr(sys, "ps1"))
+
+
 def terminal_columns() -> int:
     """The terminal's width, or :data:`FALLBACK_COLUMNS` when it reports none (0 or less)."""
     columns = shutil.get_terminal_size((FALLBACK_COLUMNS, 24)).columns

@@ -21,11 +21,8 @@ slopes and the losses' gradients are asked from the model and its components.
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import inspect
 import math
-import sys
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -33,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from glassnet import activations, config, optimizers
+from glassnet import activations
+from glassnet._console import statement_prints
 from glassnet._validation import (
     check_array,
     check_bool,
@@ -43,6 +41,7 @@ from glassnet._validation import (
 )
 from glassnet.backend import require_numpy_model
 from glassnet.callbacks import Callback, History
+from glassnet.errors import DiagnosticWarning
 from glassnet.explain import format_shape
 from glassnet.utils import make_rng
 
@@ -60,11 +59,6 @@ __all__ = [
 SEVERITIES = ("info", "warning", "error")
 """How bad a finding is: ``info`` (worth knowing), ``warning`` (likely hurts training),
 ``error`` (training cannot work like this)."""
-
-
-class DiagnosticWarning(UserWarning):
-    """Issued by :class:`DiagnosticsMonitor` when it sees a problem during training."""
-
 
 # ======================================================================== gradient check
 @dataclass
@@ -182,20 +176,7 @@ def _check_show(show: Any) -> bool:
     """``show=None`` means: print, unless a Python or IPython prompt will show the repr."""
     if show is not None:
         return check_bool("show", show)
-    ipython = sys.modules.get("IPython")
-    in_ipython = ipython is not None and getattr(ipython, "get_ipython", lambda: None)() is not None
-    return not (in_ipython or hasattr(sys, "ps1"))
-
-
-@contextlib.contextmanager
-def _floatx(name: str) -> Iterator[None]:
-    """Temporarily set ``glassnet.config.set_floatx(name)`` (for models without ``copy``)."""
-    previous = config.floatx()
-    config.set_floatx(name)
-    try:
-        yield
-    finally:
-        config.set_floatx(previous)
+    return statement_prints()
 
 
 def float64_copy(model: Any) -> Any:
@@ -206,14 +187,7 @@ def float64_copy(model: Any) -> Any:
     with a fresh optimizer of the same settings); the original is untouched.
     """
     model._require_built("copy the model")
-    if hasattr(model, "copy"):
-        return model.copy(dtype="float64")
-    twin = copy.deepcopy(model, memo={id(model.history): None, id(model.optimizer): None})
-    if model.optimizer is not None:
-        twin.optimizer = optimizers.get(model.optimizer.get_config())
-    with _floatx("float64"):
-        twin._allocate_parameters()
-    return twin
+    return model.copy(dtype="float64")
 
 
 def _parameter_arrays(model: Any) -> list[tuple[Any, str, np.ndarray, np.ndarray]]:
