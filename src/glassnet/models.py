@@ -170,8 +170,8 @@ class Sequential:
             for name, array in layer.params.items()
         }
         specs = [(layer, spec) for layer in self.layers for spec in layer.param_specs]
-        trainable = [(layer, spec) for layer, spec in specs if layer.trainable]
-        frozen = [(layer, spec) for layer, spec in specs if not layer.trainable]
+        trainable = [(layer, spec) for layer, spec in specs if layer.trainable and spec.trainable]
+        frozen = [(layer, spec) for layer, spec in specs if not (layer.trainable and spec.trainable)]
         n_trainable = sum(spec.size for _, spec in trainable)
         n_total = n_trainable + sum(spec.size for _, spec in frozen)
         self.parameters = xp.zeros(n_total, dtype=dtype)
@@ -200,7 +200,8 @@ class Sequential:
             layer.bind(*views[id(layer)])
         # Gradients with respect to the network's input are never needed.
         first_trainable = next(
-            (i for i, layer in enumerate(self.layers) if layer.param_specs), len(self.layers)
+            (i for i, layer in enumerate(self.layers) if any(spec.trainable for spec in layer.param_specs)),
+            len(self.layers),
         )
         for i, layer in enumerate(self.layers):
             layer.needs_input_gradient = i > first_trainable

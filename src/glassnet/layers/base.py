@@ -116,14 +116,20 @@ class Layer:
         shape: tuple[int, ...],
         initializer: Any = "zeros",
         regularizer: Any = None,
+        trainable: bool = True,
     ) -> None:
-        """Declare a parameter array; the model allocates it (see :meth:`bind`)."""
+        """Declare a parameter array; the model allocates it (see :meth:`bind`).
+
+        ``trainable=False`` declares a parameter that the optimizer never updates but
+        that is saved and loaded with the others (BatchNormalization's moving statistics).
+        """
         self.param_specs.append(
             ParamSpec(
                 name,
                 tuple(int(s) for s in shape),
                 initializers.get(initializer),
                 regularizers.get(regularizer),
+                trainable,
             )
         )
 
