@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {
     "activations", "callbacks", "config", "datasets", "demos", "diagnostics", "distributed",
-    "explain", "initializers", "layers", "losses", "metrics", "models", "optimizers",
+    "explain", "functional", "initializers", "layers", "losses", "metrics", "models", "optimizers",
     "regularizers", "saving", "schedules", "utils", "viz",
 }
 _FUNCTIONS = {
@@ -25,6 +25,8 @@ _FUNCTIONS = {
     "DiagnosticsMonitor": "glassnet.diagnostics",
     "set_random_seed": "glassnet.utils",
     "Sequential": "glassnet.models",
+    "Model": "glassnet.functional",
+    "Input": "glassnet.layers",
     "load_model": "glassnet.models",
 }
 
