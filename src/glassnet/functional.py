@@ -146,7 +146,7 @@ class Model(Sequential):
 
 def _check_chain(result: SymbolicTensor) -> None:
     """Refuse branches: each tensor on the way from the input to ``result`` feeds one layer."""
-    tensor = result
+    tensor: Input | SymbolicTensor = result
     while isinstance(tensor, SymbolicTensor):
         parent, layer = tensor.parent, tensor.layers[-1]
         others = [user.name for user in _consumers.get(parent, []) if user is not layer]
@@ -158,7 +158,7 @@ def _check_chain(result: SymbolicTensor) -> None:
 
 
 def model_from_config(config: Any) -> Sequential:
-    """A model from ``{'class_name': 'Sequential' | 'Model', 'config': {...}}`` (see :func:`model_from_json`)."""
+    """A model from ``{'class_name': 'Sequential' or 'Model', 'config': {...}}`` (see model_from_json)."""
     from glassnet import layers
     from glassnet.layers.base import _check_shape
 
