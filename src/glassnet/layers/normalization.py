@@ -62,6 +62,8 @@ class BatchNormalization(Layer):
     statistics are constants and ``dX = γ / √(moving_variance + ε) · dY``.
 
     A layer with ``trainable=False`` runs in inference mode even in ``fit`` (as Keras 3 does).
+    The weights, in :meth:`get_weights` order as Keras: ``gamma``, ``beta``,
+    ``moving_mean``, ``moving_variance`` (``gamma``/``beta`` only when ``scale``/``center``).
 
     Parameters
     ----------
@@ -77,9 +79,6 @@ class BatchNormalization(Layer):
         Defaults ``'zeros'``, ``'ones'``, ``'zeros'``, ``'ones'``, as in Keras.
     beta_regularizer, gamma_regularizer : optional
         Penalties on ``β`` and ``γ``.
-
-    The weights, in :meth:`get_weights` order as Keras: ``gamma``, ``beta``,
-    ``moving_mean``, ``moving_variance`` (``gamma``/``beta`` only when ``scale``/``center``).
     """
 
     def __init__(
