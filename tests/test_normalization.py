@@ -252,3 +252,16 @@ def test_normalization_adapted_values_are_saved(tmp_path):
     model.save(tmp_path / "norm.glassnet")
     loaded = load_model(tmp_path / "norm.glassnet")
     np.testing.assert_array_equal(loaded.predict(data), model.predict(data))
+
+
+@pytest.mark.numpy_only("gradient_check needs a NumPy model")
+def test_gradient_check_passes_through_batchnorm_and_skips_the_moving_statistics(float64):
+    from glassnet import gradient_check
+
+    rng = np.random.default_rng(11)
+    model = Sequential([Dense(4, input_dim=3), BatchNormalization(), Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    report = gradient_check(model, rng.normal(size=(16, 3)), rng.integers(0, 2, 16))
+    assert report.ok
+    checked = [r.parameter for r in report.results if r.layer.startswith("batch_normalization")]
+    assert checked == ["gamma", "beta"]
