@@ -187,3 +187,27 @@ def test_real_hashes_are_keras_hashes():
     assert mnist.MNIST_NPZ_SHA256 == "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
     assert boston_housing.BOSTON_HOUSING_SHA256.startswith("f553886a1f8d5643")
     assert os.path.basename(mnist.load_data.__kwdefaults__["base_url"].rstrip("/")) == "tf-keras-datasets"
+
+
+def test_the_keras_mnist_mlp_example_runs_with_only_its_imports_changed(served):
+    """keras-team's mnist_mlp.py (Keras 2), epochs and sizes cut down, on the served MNIST files."""
+    from glassnet.layers import Dense, Dropout
+    from glassnet.models import Sequential
+    from glassnet.optimizers import RMSprop
+    from glassnet.utils import to_categorical
+
+    h = _sha256(served["root"] / "mnist.npz")
+    (x_train, y_train), (x_test, y_test) = mnist.load_data(base_url=served["url"], file_hash=h)
+    x_train = x_train.reshape(2000, 784).astype("float32") / 255
+    x_test = x_test.reshape(1000, 784).astype("float32") / 255
+    y_train, y_test = to_categorical(y_train, 10), to_categorical(y_test, 10)
+    model = Sequential()
+    model.add(Dense(128, activation="relu", input_shape=(784,)))
+    model.add(Dropout(0.2))
+    model.add(Dense(10, activation="softmax"))
+    model.compile(loss="categorical_crossentropy", optimizer=RMSprop(), metrics=["accuracy"])
+    history = model.fit(x_train, y_train, batch_size=128, epochs=4, verbose=0,
+                        validation_data=(x_test, y_test))
+    score = model.evaluate(x_test, y_test, verbose=0)
+    assert model.metrics_names == ["loss", "accuracy"]
+    assert score[1] == pytest.approx(history.history["val_accuracy"][-1]) and score[1] > 0.8
