@@ -16,9 +16,9 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {
     "activations", "backend", "callbacks", "config", "datasets", "demos", "diagnostics",
-    "distributed", "errors", "explain", "initializers", "layers", "losses", "metrics", "models",
-    "onnx", "optimizers", "regularizers", "saving", "schedules", "sklearn", "training", "utils",
-    "viz",
+    "distributed", "errors", "explain", "functional", "initializers", "layers", "losses", "metrics",
+    "models", "onnx", "optimizers", "regularizers", "saving", "schedules", "sklearn", "training",
+    "utils", "viz",
 }
 _FUNCTIONS = {
     "gradient_check": "glassnet.diagnostics",
@@ -26,6 +26,8 @@ _FUNCTIONS = {
     "DiagnosticsMonitor": "glassnet.diagnostics",
     "set_random_seed": "glassnet.utils",
     "Sequential": "glassnet.models",
+    "Model": "glassnet.functional",
+    "Input": "glassnet.layers",
     "load_model": "glassnet.models",
 }
 

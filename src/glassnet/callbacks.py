@@ -413,7 +413,10 @@ class TerminateOnNaN(Callback):
 
 
 def _monitored(logs: dict | None, monitor: str, who: str) -> float | None:
+    from glassnet.metrics import log_key  # 'val_acc' finds 'val_accuracy' (Keras 2 scripts)
+
     logs = logs or {}
+    monitor = log_key(monitor, logs)
     if monitor not in logs:
         import warnings
 

@@ -191,11 +191,13 @@ def float64_copy(model: Any) -> Any:
 
 
 def _parameter_arrays(model: Any) -> list[tuple[Any, str, np.ndarray, np.ndarray]]:
-    """``(layer, name, parameters, gradients)`` for every parameter array of the model."""
+    """``(layer, name, parameters, gradients)`` for every parameter array that has a gradient
+    (not BatchNormalization's moving statistics, which forward propagation sets)."""
     return [
         (layer, spec.name, layer.params[spec.name], layer.grads[spec.name])
         for layer in model.layers
         for spec in layer.param_specs
+        if spec.trainable
     ]
 
 

@@ -539,3 +539,21 @@ def get(identifier: Any, loss: Any = None, n_outputs: int | None = None) -> Metr
     if on_logits and metric_class is AUC:
         return AUC(from_logits=True, name=key)
     return metric_class(name=key)
+
+
+# Keras 2 before 2.3 logged metrics=['accuracy'] as 'acc' (and 'val_acc'), so older scripts
+# monitor 'val_acc' where newer ones write 'val_accuracy'. Both spellings name one log entry.
+_LOG_SPELLINGS = {"acc": "accuracy", "accuracy": "acc"}
+
+
+def log_key(monitor: str, logs: dict[str, Any]) -> str:
+    """The key of ``logs`` that ``monitor`` means: itself if present, else its other accuracy spelling.
+
+    ``log_key('val_acc', {'val_accuracy': 0.9})`` is ``'val_accuracy'``; a name that
+    is in ``logs``, or has no other spelling there, is returned unchanged.
+    """
+    if monitor in logs or not isinstance(monitor, str):
+        return monitor
+    prefix = "val_" if monitor.startswith("val_") else ""
+    other = _LOG_SPELLINGS.get(monitor[len(prefix):])
+    return prefix + other if other is not None and prefix + other in logs else monitor

@@ -852,6 +852,26 @@ class Sequential:
     def __repr__(self) -> str:
         return f"<Sequential name={self.name!r} layers={len(self.layers)} built={self.built}>"
 
+    # ------------------------------------------------------------------ Keras names
+    @property
+    def metrics_names(self) -> list[str]:
+        """The names of what ``evaluate`` returns: ``['loss', 'accuracy', ...]`` (``[]`` before compile)."""
+        if not self.compiled:
+            return []
+        if self.metrics:
+            return ["loss", *(metric.name for metric in self.metrics)]
+        return ["loss", *(metrics_module.get(identifier, loss=self.loss).name
+                          for identifier in self._metric_identifiers)]
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The architecture as JSON text (no weights); :func:`model_from_json` rebuilds it.
+
+        ``kwargs`` go to :func:`json.dumps` (e.g. ``indent=2``).
+        """
+        import json
+
+        return json.dumps({"class_name": type(self).__name__, "config": self.get_config()}, **kwargs)
+
 
 class _BufferLayout:
     """What the training step needs to know of a built model, worked out once per build:
@@ -862,7 +882,9 @@ class _BufferLayout:
         self.n_trainable = n_trainable
         self.trainable_params = model.parameters[:n_trainable]
         self.trainable_grads = model.gradients[:n_trainable]
-        first_trainable = next((i for i, layer in enumerate(layers) if layer.param_specs), len(layers))
+        first_trainable = next(
+            (i for i, layer in enumerate(layers) if any(spec.trainable for spec in layer.param_specs)),
+            len(layers))
         # Gradients with respect to the network's input are never needed.
         for i, layer in enumerate(layers):
             layer.needs_input_gradient = i > first_trainable
@@ -884,6 +906,23 @@ def _check_float_dtype(dtype: Any) -> np.dtype | None:
 def _to_host(array: Any) -> np.ndarray:
     """A NumPy copy of a backend array (a work array that the next call overwrites)."""
     return array.copy() if xp.is_numpy else np.array(to_numpy(array))
+
+
+def model_from_json(json_string: str, custom_objects: Any = None) -> Sequential:
+    """The model (fresh weights) that :meth:`Sequential.to_json` describes; see glassnet.functional."""
+    if custom_objects:
+        raise ValueError("custom_objects is not supported: only glassnet's own layers can be rebuilt")
+    from glassnet.functional import model_from_json as _from_json
+
+    return _from_json(json_string)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Model":  # defined with the functional API, which itself builds on Sequential
+        from glassnet.functional import Model
+
+        return Model
+    raise AttributeError(f"module 'glassnet.models' has no attribute {name!r}")
 
 
 def load_model(filepath: Any, compile: bool = True) -> Sequential:

@@ -201,3 +201,23 @@ def serialize(regularizer: Any) -> dict | None:
     """The config dict of ``regularizer`` (``None`` for no regularizer)."""
     regularizer = get(regularizer)
     return None if regularizer is None else regularizer.get_config()
+
+
+# The lowercase names Keras scripts call: ``kernel_regularizer=regularizers.l2(0.001)``.
+def l1(l1: float = 0.01) -> L1:
+    """``L1(l1)``: the penalty ``l1 · Σ|w|`` (Keras' ``regularizers.l1``)."""
+    return L1(l1=l1)
+
+
+def l2(l2: float = 0.01) -> L2:
+    """``L2(l2)``: the penalty ``l2 · Σ w²`` (Keras' ``regularizers.l2``)."""
+    return L2(l2=l2)
+
+
+def l1_l2(l1: float = 0.01, l2: float = 0.01) -> L1L2:
+    """``L1L2(l1, l2)``: ``l1 · Σ|w| + l2 · Σ w²`` (Keras' ``regularizers.l1_l2``).
+
+    Without arguments both factors are 0.01, as Keras 2's ``l1_l2()`` and the string
+    ``'l1_l2'`` give (Keras 3's class ``L1L2()`` alone defaults to 0).
+    """
+    return L1L2(l1=l1, l2=l2)

@@ -26,9 +26,10 @@ def _rows(model: Any) -> list[tuple[str, str, str]]:
 
 def _totals(model: Any) -> list[str]:
     itemsize = np.dtype(model.dtype).itemsize
-    trainable = sum(layer.count_params() for layer in model.layers if layer.trainable and layer.built)
-    frozen = sum(layer.count_params() for layer in model.layers if not layer.trainable and layer.built)
-    total = trainable + frozen
+    total = sum(layer.count_params() for layer in model.layers if layer.built)
+    trainable = sum(spec.size for layer in model.layers if layer.trainable and layer.built
+                    for spec in layer.param_specs if spec.trainable)
+    frozen = total - trainable
     return [
         f" Total params: {total:,} ({_human_bytes(total * itemsize)})",
         f" Trainable params: {trainable:,} ({_human_bytes(trainable * itemsize)})",

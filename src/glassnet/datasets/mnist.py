@@ -30,8 +30,9 @@ import numpy as np
 
 from glassnet._validation import check_choice, check_int
 from glassnet.config import float_dtype
+from glassnet.datasets.download import KERAS_DATASETS_URL, get_file, read_npz
 
-__all__ = ["load_mnist", "read_idx", "write_idx"]
+__all__ = ["load_data", "load_mnist", "read_idx", "write_idx"]
 
 PathLike = str | os.PathLike
 
@@ -337,3 +338,43 @@ def load_mnist(
     if binary_digit is not None:
         y = (y == binary_digit).astype(np.int64)
     return X, y
+
+
+#: SHA-256 of Keras's ``mnist.npz`` (keras/src/datasets/mnist.py).
+MNIST_NPZ_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+
+Split = tuple[np.ndarray, np.ndarray]
+
+
+def load_data(
+    path: str = "mnist.npz",
+    *,
+    cache_dir: PathLike | None = None,
+    base_url: str = KERAS_DATASETS_URL,
+    file_hash: str = MNIST_NPZ_SHA256,
+) -> tuple[Split, Split]:
+    """The full MNIST data set as Keras returns it: ``(x_train, y_train), (x_test, y_test)``.
+
+    The 11 MB file ``mnist.npz`` comes from glassnet's cache, else Keras's cache
+    (``~/.keras/datasets/mnist.npz``), else Keras's URL, checked against its SHA-256
+    (see :func:`glassnet.datasets.download.get_file`). For the 3,000-image slice
+    that ships with glassnet and needs no download, use :func:`load_mnist`.
+
+    Parameters
+    ----------
+    path : str, default 'mnist.npz'
+        The file's name in the caches.
+    cache_dir : path, optional
+        glassnet's data-set folder (default ``$GLASSNET_HOME/datasets``, ``~/.glassnet/datasets``).
+    base_url, file_hash : str
+        Where to download from and the SHA-256 to expect (for a mirror).
+
+    Returns
+    -------
+    (x_train, y_train), (x_test, y_test)
+        ``x``: uint8 pixels 0..255 of shape (60000, 28, 28) and (10000, 28, 28);
+        ``y``: uint8 digits 0..9 of shape (60000,) and (10000,).
+    """
+    file = get_file(path, base_url + "mnist.npz", file_hash, cache_dir=cache_dir)
+    arrays = read_npz(file, ("x_train", "y_train", "x_test", "y_test"))
+    return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])

@@ -27,7 +27,7 @@ from glassnet._validation import (
     check_same_length,
 )
 from glassnet.config import float_dtype
-from glassnet.utils import make_rng
+from glassnet.utils import make_rng, to_categorical
 
 __all__ = ["OneHotEncoder", "StandardScaler", "to_categorical", "train_test_split"]
 
@@ -172,59 +172,6 @@ def _stratified_indices(
         train_parts.append(members[n_class_test:])
     # Shuffle again so the classes are mixed inside each set.
     return rng.permutation(np.concatenate(train_parts)), rng.permutation(np.concatenate(test_parts))
-
-
-# --------------------------------------------------------------------------- one-hot labels
-
-
-def to_categorical(y: Any, num_classes: int | None = None, dtype: Any = "float32") -> np.ndarray:
-    """Integer class labels to one-hot rows (Keras' ``to_categorical``).
-
-    ``out[..., k] = 1`` if ``y[...] == k`` else ``0``. Integer-valued floats are
-    accepted (``2.0`` is class 2); a trailing axis of length 1 is dropped, so
-    ``(n, 1)`` labels give ``(n, num_classes)`` like ``(n,)`` labels.
-
-    Parameters
-    ----------
-    y : array-like of int, shape (n,) or any shape
-        Labels in ``0 .. num_classes - 1``.
-    num_classes : int, optional
-        Number of classes; default ``max(y) + 1``.
-    dtype : dtype, default 'float32'
-
-    Returns
-    -------
-    ndarray of shape ``y.shape + (num_classes,)``
-    """
-    labels = check_array("y", y, allow_empty=True)
-    if labels.ndim > 1 and labels.shape[-1] == 1:
-        labels = labels.reshape(labels.shape[:-1])
-    if labels.dtype.kind == "f":
-        if not np.all(labels == np.round(labels)):
-            bad = labels[labels != np.round(labels)].ravel()[:5]
-            raise ValueError(
-                f"y must contain integer class labels, got non-integer values {bad.tolist()}"
-            )
-    labels = labels.astype(np.int64)
-    if labels.size and labels.min() < 0:
-        bad = np.unique(labels[labels < 0])[:5]
-        raise ValueError(f"y must contain class labels >= 0, got negative labels {bad.tolist()}")
-    if num_classes is None:
-        if labels.size == 0:
-            raise ValueError("y is empty: pass num_classes to say how many columns to make")
-        num_classes = int(labels.max()) + 1
-    else:
-        num_classes = check_int("num_classes", num_classes, minimum=1)
-        if labels.size and labels.max() >= num_classes:
-            bad = np.unique(labels[labels >= num_classes])[:5]
-            raise ValueError(
-                f"y contains labels {bad.tolist()} >= num_classes={num_classes}; "
-                f"labels must lie in 0 .. {num_classes - 1}"
-            )
-    one_hot = np.zeros(labels.shape + (num_classes,), dtype=dtype)
-    # Put a 1 in column y[i] of every row i.
-    np.put_along_axis(one_hot, labels[..., np.newaxis], 1, axis=-1)
-    return one_hot
 
 
 # --------------------------------------------------------------------------- shared checks

@@ -1,15 +1,25 @@
 """Layers: each has ``forward()`` and ``backward()`` written as the equations."""
 
 from glassnet.layers.activation import Activation
+from glassnet.layers.advanced_activations import LeakyReLU, ReLU, Softmax
 from glassnet.layers.base import Layer
 from glassnet.layers.dense import Dense
 from glassnet.layers.dropout import Dropout
 from glassnet.layers.flatten import Flatten
 from glassnet.layers.input import Input
+from glassnet.layers.input_layer import InputLayer
+from glassnet.layers.normalization import BatchNormalization, Normalization
 
-__all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input", "Layer", "get"]
+__all__ = [
+    "Activation", "BatchNormalization", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "Layer",
+    "LeakyReLU", "Normalization", "ReLU", "Softmax", "get",
+]
 
-_LAYERS = {cls.__name__: cls for cls in (Activation, Dense, Dropout, Flatten)}
+_LAYERS = {
+    cls.__name__: cls
+    for cls in (Activation, BatchNormalization, Dense, Dropout, Flatten, LeakyReLU, Normalization, ReLU,
+                Softmax)
+}
 
 
 def get(class_name: str) -> type[Layer]:

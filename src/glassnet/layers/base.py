@@ -116,14 +116,20 @@ class Layer:
         shape: tuple[int, ...],
         initializer: Any = "zeros",
         regularizer: Any = None,
+        trainable: bool = True,
     ) -> None:
-        """Declare a parameter array; the model allocates it (see :meth:`bind`)."""
+        """Declare a parameter array; the model allocates it (see :meth:`bind`).
+
+        ``trainable=False`` declares a parameter that the optimizer never updates but
+        that is saved and loaded with the others (BatchNormalization's moving statistics).
+        """
         self.param_specs.append(
             ParamSpec(
                 name,
                 tuple(int(s) for s in shape),
                 initializers.get(initializer),
                 regularizers.get(regularizer),
+                trainable,
             )
         )
 
@@ -141,7 +147,13 @@ class Layer:
         """Given ``dA = dL/dA`` (shape of the output), fill ``self.grads`` and return ``dL/dA_prev``."""
         raise NotImplementedError
 
-    def __call__(self, A_prev: np.ndarray, training: bool = False) -> np.ndarray:
+    def __call__(self, A_prev: Any, training: bool = False) -> Any:
+        """``layer(A_prev)`` runs :meth:`forward`; on ``Input(...)`` or another layer's symbolic
+        output it records the chain for ``Model(inputs, outputs)`` (see glassnet.functional)."""
+        from glassnet import functional
+
+        if functional.is_symbolic(A_prev):
+            return functional.connect(self, A_prev)
         return self.forward(A_prev, training=training)
 
     # -- bookkeeping --------------------------------------------------------------
