@@ -101,7 +101,10 @@ def _dead_units(model: Any, layers: list[Any], X: np.ndarray | None) -> list[np.
     """Per Dense layer, which units are dead on ``X`` (none marked without ``X``)."""
     if X is None:
         return [np.zeros(layer.W.shape[1], dtype=bool) for layer in layers]
+    from glassnet.backend import require_numpy_model
     from glassnet.viz.neurons import layer_activations
+
+    require_numpy_model(model, "glassnet.viz.plot_network(X=...)")
 
     return [constant_units(A) for _, A in layer_activations(model, X)]
 
