@@ -335,7 +335,10 @@ def test_plot_network_draws_784_pixels_as_the_weight_image(digit9):
     assert n_drawn_neurons(ax, 0) == 0                      # no input circles at all
     (image,) = [i for i in ax.images if i.get_gid() == "inputs/image"]
     W = model.layers[0].W
-    assert np.allclose(np.asarray(image.get_array()), W[:, 0].reshape(28, 28))
+    shown = image.get_array()
+    assert np.allclose(shown.data, W[:, 0].reshape(28, 28))
+    never_lit = ~np.any(digit9.X_train != 0, axis=0).reshape(28, 28)
+    assert never_lit[0, 0] and np.array_equal(np.ma.getmaskarray(shown), never_lit)  # grey
     low, high = image.get_clim()
     assert low == -high == -np.abs(W).max()                 # signed, centred at 0
     (lines,) = gid_collections(ax, "weights/").values()
@@ -343,6 +346,7 @@ def test_plot_network_draws_784_pixels_as_the_weight_image(digit9):
     assert min(lines.get_linewidths()) >= 1.0               # and it can be seen
     texts = " ".join(t.get_text() for t in ax.texts)
     assert "784 pixels (28 × 28)" in texts and "w of each pixel" in texts
+    assert "grey: 0 in every example" in texts
 
     several = Sequential([Dense(32, input_dim=784, activation="relu"),
                           Dense(1, activation="sigmoid")])

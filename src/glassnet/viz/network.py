@@ -13,7 +13,8 @@ Big layers are summarised, so that every line drawn can be seen:
 * image inputs (784 = 28 x 28 pixels, ...): the input column is the first
   layer's weights drawn as the image (one unit: ``W[:, 0]`` itself, red positive,
   blue negative; several: each pixel's ``||W[i, :]||``), with one line to each
-  unit; no 784 circles;
+  unit; no 784 circles. With ``X``, pixels that are 0 in every example are grey:
+  their weights never receive a gradient and keep their random initial values;
 * other wide inputs: the ``max_neurons`` most important inputs, those with the
   largest ``mean|x_i| * sum_j |W[i, j]|`` over ``X`` (or ``sum_j |W[i, j]|``
   without ``X``: weights of inputs that are always 0 never change, so give ``X``);
@@ -51,13 +52,13 @@ class _Column:
     image: np.ndarray | None = None     # an image column instead of circles
 
 
-def _shown_neurons(n: int, max_neurons: int) -> tuple[list[int], int | None]:
-    """Indices of the neurons drawn, and the slot of the "⋮" (None if all are drawn)."""
+def _layer_column(n: int, max_neurons: int) -> _Column:
+    """A layer's column: all ``n`` neurons, or the first and last with "⋮" between them."""
     if n <= max_neurons:
-        return list(range(n)), None
+        return _Column(list(range(n)), None, n)
     head = max_neurons // 2
     tail = max_neurons - head
-    return list(range(head)) + list(range(n - tail, n)), head
+    return _Column(list(range(head)) + list(range(n - tail, n)), head, max_neurons + 1)
 
 
 def input_importance(W: np.ndarray, X: np.ndarray | None) -> np.ndarray:
@@ -77,6 +78,8 @@ def _input_column(W: np.ndarray, X: np.ndarray | None, max_neurons: int) -> _Col
     image_shape = image_shape_of((n,))
     if image_shape is not None:
         picture = W[:, 0] if W.shape[1] == 1 else np.linalg.norm(W, axis=1)
+        if X is not None:  # a pixel that is 0 in every example keeps its initial weight
+            picture = np.ma.masked_where(~np.any(X != 0, axis=0), picture)
         return _Column([], None, 0, image=picture.reshape(image_shape))
     top = np.sort(np.argsort(-input_importance(W, X), kind="stable")[:max_neurons])
     return _Column([int(i) for i in top], max_neurons, max_neurons + 1)
@@ -160,15 +163,16 @@ def plot_network(
     names = [_names("input_names", input_names, sizes[0]),
              *[None] * (len(layers) - 1), _names("output_names", output_names, sizes[-1])]
     columns = [_input_column(W0, X, max_neurons)]
-    columns += [_Column(*_shown_neurons(n, max_neurons), 0) for n in sizes[1:]]
-    for column in columns[1:]:
-        column.slots = len(column.indices) + (column.gap is not None)
+    columns += [_layer_column(n, max_neurons) for n in sizes[1:]]
     tallest = max(max(c.slots for c in columns), 4 if columns[0].image is not None else 1)
     left_room = _label_room(names[0], columns[0].indices)
     right_room = _label_room(names[-1], columns[-1].indices)
     n_columns = len(sizes)
-    if size is None:
-        size = (1.7 * n_columns + 1.2 + 0.45 * (left_room + right_room), 0.42 * tallest + 1.9)
+    top = (tallest - 1) / 2 + 0.9
+    x_range = n_columns * _X_SPACING + left_room + right_room
+    if size is None:   # the height of the tallest column, the width its data needs (aspect 1)
+        height = 0.42 * tallest + 1.9
+        size = (max(height * x_range / (2 * top + 1.9), 4.5), height)
     figure = new_figure(size, dpi)
     ax = figure.add_axes((0.02, 0.02, 0.96, 0.96))
     ax.set_aspect("equal")
@@ -188,9 +192,7 @@ def plot_network(
     dead = _dead_units(model, layers, X)
     _draw_neurons(ax, positions, dead)
     _label_columns(ax, sizes, layers, tallest, columns[0].image is not None)
-    top = (tallest - 1) / 2 + 0.9
-    ax.set_xlim(-_X_SPACING / 2 - left_room, (n_columns - 1) * _X_SPACING + _X_SPACING / 2
-                + right_room)
+    ax.set_xlim(-_X_SPACING / 2 - left_room, -_X_SPACING / 2 - left_room + x_range)
     ax.set_ylim(-top - 1.3, top + 0.6)
     figure.text(0.5, 0.01, _caption(columns, max_connections, X is not None and any(
         d.any() for d in dead)), ha="center", va="bottom", fontsize=7.5, color="0.3")
@@ -251,16 +253,21 @@ def _image_extent(tallest: int) -> tuple[float, float, float, float]:
 def _draw_image_column(ax: Any, picture: np.ndarray, tallest: int, n_inputs: int) -> None:
     """The first layer's weights as the input image (signed for one unit, else norms)."""
     extent = _image_extent(tallest)
+    from matplotlib import colormaps
+
     if picture.min() < 0:
         largest = float(np.abs(picture).max()) or 1.0
-        style = {"cmap": "RdBu_r", "vmin": -largest, "vmax": largest}
+        style = {"cmap": colormaps["RdBu_r"].with_extremes(bad="0.8"), "vmin": -largest,
+                 "vmax": largest}
         what = "w of each pixel"
     else:
-        style = {"cmap": "magma"}
+        style = {"cmap": colormaps["magma"].with_extremes(bad="0.8")}
         what = "||w|| of each pixel"
     image = ax.imshow(picture, extent=extent, zorder=2, interpolation="nearest", **style)
     image.set_gid("inputs/image")
     height, width = picture.shape
+    if np.ma.count_masked(picture):
+        what += "\n(grey: 0 in every example)"
     ax.text(0, extent[2] - 0.15, f"{n_inputs} pixels ({height} × {width})\n{what}",
             ha="center", va="top", fontsize=7)
 
