@@ -293,7 +293,8 @@ def test_plot_network_line_widths_follow_weights(circles, tmp_path):
     model = circles.model
     figure = plot_network(model)
     save_png(figure, tmp_path / "network.png")      # drawn: colours are mapped now
-    collections = {c.get_gid(): c for c in figure.axes[0].collections if c.get_gid()}
+    collections = {c.get_gid(): c for c in figure.axes[0].collections
+                   if (c.get_gid() or "").startswith("weights/")}
     assert len(collections) == len(model.layers)
     for layer in model.layers:
         lines = collections[f"weights/{layer.name}"]
@@ -311,21 +312,213 @@ def test_plot_network_line_widths_follow_weights(circles, tmp_path):
     assert "2 inputs" in texts and "1 unit\nsigmoid" in texts and "relu" in texts
 
 
-def test_plot_network_summarises_784_inputs():
-    model = Sequential([Dense(32, input_dim=784, activation="relu"),
-                        Dense(1, activation="sigmoid")])
-    model.build()
-    figure = plot_network(model, max_neurons=10, max_connections=50)
+def gid_collections(ax, prefix):
+    return {c.get_gid(): c for c in ax.collections if (c.get_gid() or "").startswith(prefix)}
+
+
+def n_drawn_neurons(ax, column):
+    neurons = gid_collections(ax, "neurons/").get(f"neurons/{column}")
+    return 0 if neurons is None else len(neurons.get_paths())
+
+
+@pytest.fixture(scope="module")
+def digit9():
+    """The "is it a 9?" demo on the MNIST slice shipped with glassnet, briefly trained."""
+    return demos.digit9(verbose=0, epochs=2)
+
+
+def test_plot_network_draws_784_pixels_as_the_weight_image(digit9):
+    """No 784 circles with invisible lines: the weights as the 28 x 28 picture instead."""
+    model = digit9.model
+    figure = plot_network(model, X=digit9.X_train)
     ax = figure.axes[0]
-    texts = [t.get_text() for t in ax.texts]
-    assert "784 inputs" in texts and "⋮" in texts and "783" in texts
-    first = next(c for c in ax.collections if c.get_gid() == f"weights/{model.layers[0].name}")
-    drawn = np.abs(np.asarray(first.get_array()))
-    assert len(drawn) == 50
-    shown_rows = [0, 1, 2, 3, 4, 779, 780, 781, 782, 783]
-    shown_cols = [0, 1, 2, 3, 4, 27, 28, 29, 30, 31]
-    candidates = np.sort(np.abs(model.layers[0].W[np.ix_(shown_rows, shown_cols)]).ravel())
-    assert np.allclose(np.sort(drawn), candidates[-50:])              # the strongest 50
+    assert n_drawn_neurons(ax, 0) == 0                      # no input circles at all
+    (image,) = [i for i in ax.images if i.get_gid() == "inputs/image"]
+    W = model.layers[0].W
+    shown = image.get_array()
+    assert np.allclose(shown.data, W[:, 0].reshape(28, 28))
+    never_lit = ~np.any(digit9.X_train != 0, axis=0).reshape(28, 28)
+    assert never_lit[0, 0] and np.array_equal(np.ma.getmaskarray(shown), never_lit)  # grey
+    low, high = image.get_clim()
+    assert low == -high == -np.abs(W).max()                 # signed, centred at 0
+    (lines,) = gid_collections(ax, "weights/").values()
+    assert len(lines.get_paths()) == 1                      # one line to the one unit
+    assert min(lines.get_linewidths()) >= 1.0               # and it can be seen
+    texts = " ".join(t.get_text() for t in ax.texts)
+    assert "784 pixels (28 × 28)" in texts and "w of each pixel" in texts
+    assert "grey: 0 in every example" in texts
+
+    several = Sequential([Dense(32, input_dim=784, activation="relu"),
+                          Dense(1, activation="sigmoid")])
+    several.build()
+    ax = plot_network(several, max_neurons=10, max_connections=50).axes[0]
+    (image,) = ax.images
+    assert np.allclose(np.asarray(image.get_array()),
+                       np.linalg.norm(several.layers[0].W, axis=1).reshape(28, 28))
+    assert n_drawn_neurons(ax, 0) == 0 and n_drawn_neurons(ax, 1) == 10
+
+
+def test_plot_network_shows_the_most_important_of_many_inputs():
+    rng = np.random.default_rng(0)
+    model = Sequential([Dense(3, input_dim=50, activation="relu"), Dense(1, activation="sigmoid")])
+    model.build()
+    X = rng.normal(size=(40, 50))
+    X[:, :45] = 0.0                  # only inputs 45-49 ever carry a value
+    figure = plot_network(model, X=X, max_neurons=5, input_names=[f"f{i}" for i in range(50)])
+    ax = figure.axes[0]
+    assert n_drawn_neurons(ax, 0) == 5
+    names = sorted(t.get_text() for t in ax.texts if t.get_gid() == "names/0")
+    assert names == ["f45", "f46", "f47", "f48", "f49"]
+    assert "⋮" in [t.get_text() for t in ax.texts]
+    with pytest.raises(ValueError, match="input_names must have one name per input"):
+        plot_network(model, input_names=["a", "b"])
+    with pytest.raises(ValueError, match="X must have 50 columns"):
+        plot_network(model, X=np.zeros((3, 4)))
+
+
+def test_fruit_network_names_its_inputs_and_outputs():
+    result = demos.fruit(verbose=0, epochs=2)
+    assert result.output_names == ["apple", "banana", "orange"]
+    figure = plot_network(result.model, input_names=result.input_names,
+                          output_names=result.output_names)
+    ax = figure.axes[0]
+    inputs = [t.get_text() for t in ax.texts if t.get_gid() == "names/0"]
+    outputs = [t.get_text() for t in ax.texts if t.get_gid() == "names/3"]
+    assert inputs[:3] == ["weight", "colour_green", "colour_orange"] and len(inputs) == 10
+    assert {"texture_rough", "size_small"} <= set(inputs)
+    assert outputs == ["apple", "banana", "orange"]
+    # the names are the data's own: load_fruit_features' columns, make_fruit's classes
+    from glassnet.datasets import make_fruit
+
+    assert make_fruit(3).target_names == result.output_names
+
+
+def test_dead_units_are_marked_in_the_network_and_the_neuron_maps():
+    model = Sequential([Dense(3, input_dim=2, activation="relu"), Dense(1, activation="sigmoid")])
+    model.build()
+    W = np.array([[1.0, 0.0, -1.0], [0.0, 1.0, -1.0]], dtype=np.float32)
+    b = np.array([0.0, 0.0, -10.0], dtype=np.float32)    # unit 2: z < 0 for every x here
+    model.layers[0].set_weights([W, b])
+    X = np.random.default_rng(0).uniform(-1, 1, size=(50, 2))
+    ax = plot_network(model, X=X).axes[0]
+    (rings,) = gid_collections(ax, "dead").values()
+    assert len(rings.get_paths()) == 1
+
+    def centre(path):
+        return (path.vertices.min(axis=0) + path.vertices.max(axis=0)) / 2
+
+    hidden = gid_collections(ax, "neurons/")["neurons/1"].get_paths()
+    assert np.allclose(centre(rings.get_paths()[0]), centre(hidden[2]))   # unit 2 is ringed
+    assert "dead unit" in figure_text(ax.figure)
+    assert not gid_collections(plot_network(model).axes[0], "dead")   # no X: nothing marked
+    maps = plot_neuron_maps(model, X, resolution=8)
+    titles = [a.get_title() for a in maps.axes if a.images]
+    assert titles[:3] == ["neuron 0", "neuron 1", "neuron 2 (dead)"]
+
+
+def figure_text(figure):
+    return " ".join(t.get_text() for t in figure.texts) + " ".join(
+        t.get_text() for ax in figure.axes for t in ax.texts)
+
+
+def test_history_has_a_title_and_the_digit9_baseline(digit9):
+    figure = plot_history(digit9.history, baseline=digit9.baseline_accuracy)
+    assert figure._suptitle is not None and figure._suptitle.get_text() == "Learning curves"
+    panels = {ax.get_title(): ax for ax in figure.axes}
+    assert set(panels) == {"loss", "accuracy"}
+    (line,) = [ln for ln in panels["accuracy"].get_lines() if ln.get_gid() == "baseline"]
+    assert digit9.baseline_accuracy == pytest.approx(0.9, abs=0.005)
+    assert np.allclose(line.get_ydata(), digit9.baseline_accuracy)        # horizontal, at 0.9
+    assert "0.900" in line.get_label()
+    assert not [ln for ln in panels["loss"].get_lines() if ln.get_gid() == "baseline"]
+    assert plot_history(digit9.history, title=None)._suptitle is None
+    with pytest.raises(ValueError, match="baseline"):
+        plot_history(digit9.history, baseline=1.5)
+
+
+def test_demo_report_draws_the_baseline_and_the_names(tmp_path, monkeypatch):
+    """write_demo_plots passes the demo's baseline and names to the pictures."""
+    from glassnet.viz import report
+
+    drawn = {}
+    original_history, original_network = report.plot_history, report.plot_network
+
+    def spy_history(*args, **kwargs):
+        drawn["history"] = kwargs
+        return original_history(*args, **kwargs)
+
+    def spy_network(*args, **kwargs):
+        drawn["network"] = kwargs
+        return original_network(*args, **kwargs)
+
+    monkeypatch.setattr(report, "plot_history", spy_history)
+    monkeypatch.setattr(report, "plot_network", spy_network)
+    write_demo_plots(demos.fruit(verbose=0, epochs=1), tmp_path, "fruit")
+    assert drawn["network"]["output_names"] == ["apple", "banana", "orange"]
+    assert drawn["history"]["baseline"] is None and drawn["history"]["title"]
+    write_demo_plots(demos.digit9(verbose=0, epochs=1), tmp_path, "digit9")
+    assert drawn["history"]["baseline"] == pytest.approx(0.9, abs=0.005)
+
+
+def colorbar_axes(figure):
+    """The Axes that matplotlib made for colour bars."""
+    return [ax for ax in figure.axes if getattr(ax, "_colorbar", None) is not None]
+
+
+def test_boundary_maps_have_colour_bars(circles):
+    r = circles
+    figure = plot_decision_boundary(r.model, r.X_train, r.y_train, resolution=20,
+                                    class_names=["outer", "inner"])
+    (bar,) = colorbar_axes(figure)
+    assert bar.get_ylabel() == "P(inner)" and bar.get_ylim() == (0.0, 1.0)
+    softmax = Sequential([Dense(3, input_dim=2, activation="softmax")])
+    softmax.build()
+    X = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    figure = plot_decision_boundary(softmax, X, [0, 1, 2], resolution=10,
+                                    class_names=["apple", "banana", "orange"])
+    (bar,) = colorbar_axes(figure)
+    assert [t.get_text() for t in bar.get_yticklabels()] == ["apple", "banana", "orange"]
+    with pytest.raises(ValueError, match="class_names must name each of the 3 classes"):
+        plot_decision_boundary(softmax, X, [0, 1, 2], class_names=["apple"])
+
+
+def test_neuron_maps_have_a_colour_bar_per_layer(circles):
+    model = circles.model
+    figure = plot_neuron_maps(model, circles.X_train, resolution=8)
+    bars = colorbar_axes(figure)
+    assert len(bars) == len(model.layers)
+    assert [bar.get_ylabel() for bar in bars] == [f"a = {layer.activation.name}(z)"
+                                                  for layer in model.layers]
+    images = [ax.images[0] for ax in figure.axes if ax.images]
+    assert len({im.get_clim() for im in images[:4]}) == 1      # a layer shares one scale
+
+
+def test_points_stay_visible_on_every_frame_of_the_animation():
+    """Each frame draws the training and test points above the map, and the map under
+    them is far from their own colour, even where the network is sure."""
+    from matplotlib.colors import to_rgb
+
+    from glassnet.viz._common import CLASS_COLORS
+
+    model, X, y = small_circles_model()
+    X_test, y_test = X[:20], y[:20]
+    animation = TrainingAnimation(X[20:], y[20:], frames=3, X_test=X_test, y_test=y_test,
+                                  resolution=20)
+    model.fit(X[20:], y[20:], epochs=30, verbose=0, callbacks=[animation])
+    panel = animation.panel
+    artists = animation._animated_artists()
+    points = [c for c in panel.ax.collections
+              if c in artists and type(c).__name__ == "PathCollection" and len(c.get_offsets())]
+    assert sum(len(c.get_offsets()) for c in points) == len(X)      # every point, every frame
+    assert all(c.get_visible() and c.get_zorder() > panel.image.get_zorder() for c in points)
+    assert colorbar_axes(animation.figure)                           # the map's scale
+    image = panel.image
+    white = np.ones(3)
+    for p, cls in ((0.0, 0), (1.0, 1)):                             # the surest map colours
+        under = image.get_alpha() * np.array(image.cmap(image.norm(p))[:3]) + (
+            1 - image.get_alpha()) * white
+        assert np.linalg.norm(under - np.array(to_rgb(CLASS_COLORS[cls]))) > 0.4, (p, under)
+    assert len(animation.frames) == 3
 
 
 # -- activations, neurons, weights ----------------------------------------------------------

@@ -39,6 +39,8 @@ class DemoResult:
     X_test: np.ndarray
     y_test: np.ndarray
     baseline_accuracy: float | None = None
+    input_names: list[str] | None = None    # a name per input column, for the pictures
+    output_names: list[str] | None = None   # a name per class
 
 
 def circles(seed: int = 0, epochs: int = 50, verbose: Any = "auto") -> DemoResult:
@@ -111,7 +113,10 @@ def fruit(seed: int = 0, epochs: int = 60, verbose: Any = "auto") -> DemoResult:
     history = model.fit(X_train, y_train, epochs=epochs, batch_size=16, verbose=verbose)
     # With one metric, evaluate returns [loss, accuracy].
     _, accuracy = cast("list[float]", model.evaluate(X_test, y_test, verbose=0))
-    return DemoResult(model, history, float(accuracy), X_train, y_train, X_test, y_test)
+    columns = ["weight", *(f"{name}_{value}" for name, values in datasets.FRUIT_CATEGORIES.items()
+                           for value in values)]   # load_fruit_features' column order
+    return DemoResult(model, history, float(accuracy), X_train, y_train, X_test, y_test,
+                      input_names=columns, output_names=["apple", "banana", "orange"])
 
 
 DEMOS: dict[str, Callable[..., DemoResult]] = {"circles": circles, "digit9": digit9, "fruit": fruit}

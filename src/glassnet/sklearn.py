@@ -28,16 +28,26 @@ kernels (not the biases), so ``alpha`` means what it means in ``MLPClassifier``.
 Sample weights act like repetition counts: weight 2 is the sample twice, weight 0
 removes it.
 
-Everything runs in ``glassnet.config.float_dtype()`` (float32 by default);
-``predict_proba`` and regression predictions are returned as float64.
+The network computes in the float type of ``X``, as ``MLPClassifier`` does:
+float32 input trains a float32 network, anything else (float64, integers) a
+float64 one. ``predict_proba`` and regression predictions are returned as float64.
+
+Two ways to bring your own network: ``model_fn(n_features, n_outputs, **kwargs)``
+(glassnet's own, with :func:`make_mlp`'s keyword arguments), or scikeras's
+convention ``model=build`` where ``build(**routed)`` returns a compiled model and
+every estimator argument ``model__name=value`` reaches it as ``name=value``
+(``GridSearchCV`` can tune them); ``build`` also gets ``meta`` (the data's shapes)
+and ``compile_kwargs`` (the estimator's optimizer and loss) when it accepts them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import os
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,14 +83,29 @@ __all__ = ["EXPECTED_FAILED_CHECKS", "GlassnetClassifier", "GlassnetRegressor", 
 #: ``batch_size='auto'`` means ``min(AUTO_BATCH_SIZE, n_samples)``, as in MLPClassifier.
 AUTO_BATCH_SIZE = 200
 
-#: scikit-learn's estimator checks that these estimators fail, and why; pass it as
-#: ``parametrize_with_checks(..., expected_failed_checks=lambda e: EXPECTED_FAILED_CHECKS)``.
-EXPECTED_FAILED_CHECKS: dict[str, str] = {
-    "check_sample_weight_equivalence_on_dense_data": (
-        "float32 training: weighting and repeating samples give the same fit only up to "
-        "float32 rounding (~1e-6 relative), the check demands 1e-7; it passes in float64"
-    ),
-}
+#: scikit-learn's estimator checks that these estimators fail, and why: none since they
+#: compute in the input's float type (the checks give float64 data). Kept so that
+#: ``check_estimator(..., expected_failed_checks=EXPECTED_FAILED_CHECKS)`` keeps working.
+EXPECTED_FAILED_CHECKS: dict[str, str] = {}
+
+#: The prefix of the estimator arguments routed to ``model=`` (scikeras's convention).
+MODEL_PREFIX = "model__"
+
+
+@contextlib.contextmanager
+def _float_type(dtype: np.dtype) -> Iterator[None]:
+    """Build and train in ``dtype``: glassnet's float type is a global setting, so set it
+    for the duration and restore the caller's afterwards (also on error)."""
+    previous = config.floatx()
+    config.set_floatx(np.dtype(dtype).name)
+    try:
+        yield
+    finally:
+        config.set_floatx(previous)
+
+
+#: ``dtype=`` for ``validate_data``: float32 stays float32, anything else becomes float64.
+_FLOAT_TYPES = [np.float64, np.float32]
 
 
 def make_mlp(
@@ -170,9 +195,11 @@ class _GlassnetEstimator(BaseEstimator):
         tol: float = 1e-4,
         alpha: float = 0.0001,
         loss: Any = None,
+        model: Callable[..., Sequential] | None = None,
         model_fn: Callable[..., Sequential] | None = None,
         random_state: Any = None,
         verbose: int = 0,
+        **model_params: Any,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -186,9 +213,54 @@ class _GlassnetEstimator(BaseEstimator):
         self.tol = tol
         self.alpha = alpha
         self.loss = loss
+        self.model = model
         self.model_fn = model_fn
         self.random_state = random_state
         self.verbose = verbose
+        self.__dict__.update(model_params)
+
+    # ------------------------------------------------------------------ parameters
+    # scikit-learn validates in fit, not in __init__ or set_params: the keyword
+    # arguments beyond the listed ones are kept as given, and fit refuses any that
+    # is not model__<name>.
+    def _keyword_params(self) -> dict[str, Any]:
+        """The constructor's ``**model_params``: attributes that are neither listed
+        parameters nor fitted (``name_``) or private (``_name``) ones."""
+        listed = set(self._get_param_names())
+        return {
+            key: value for key, value in vars(self).items()
+            if key.startswith(MODEL_PREFIX)
+            or not (key in listed or key.endswith("_") or key.startswith("_"))
+        }
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor's parameters, and the ``model__<name>`` ones routed to ``model``."""
+        params = super().get_params(deep=deep)
+        params.update(self._keyword_params())
+        return params
+
+    def set_params(self, **params: Any) -> _GlassnetEstimator:
+        """Set parameters; ``model__<name>`` ones are stored for ``model`` (not nested
+        estimator parameters, as ``model`` is a function)."""
+        extra = self._keyword_params()
+        keyword = {key: params.pop(key) for key in list(params)
+                   if key.startswith(MODEL_PREFIX) or key in extra}
+        self.__dict__.update(keyword)
+        if params:
+            super().set_params(**params)
+        return self
+
+    def _routed_params(self, *, prefixed: bool) -> dict[str, Any]:
+        """The ``model__<name>`` parameters, as ``model__<name>`` or as ``<name>``."""
+        routed = {}
+        for key, value in self._keyword_params().items():
+            if not key.startswith(MODEL_PREFIX):
+                raise TypeError(
+                    f"{type(self).__name__} got an unexpected keyword argument {key!r}: beyond "
+                    f"its listed parameters it takes only {MODEL_PREFIX}<name>=... (routed to model=)"
+                )
+            routed[key if prefixed else key[len(MODEL_PREFIX):]] = value
+        return routed
 
     # ------------------------------------------------------------------ checks
     def _check_settings(self) -> _Settings:
@@ -216,6 +288,19 @@ class _GlassnetEstimator(BaseEstimator):
                 "model_fn must be None or a callable model_fn(n_features, n_outputs, **kwargs) "
                 f"returning a compiled Sequential, got {_describe(self.model_fn)}"
             )
+        if self.model is not None and not callable(self.model):
+            raise TypeError(
+                "model must be None or a function returning a compiled Sequential (scikeras's "
+                f"model=build_fn, called with the model__<name> arguments), got {_describe(self.model)}"
+            )
+        if self.model is not None and self.model_fn is not None:
+            raise ValueError("give model= or model_fn=, not both: they are two ways to build the network")
+        routed = sorted(self._routed_params(prefixed=True))
+        if routed and self.model is None and self.model_fn is None:
+            raise ValueError(
+                f"{routed[0]} is routed to model=, but no model= was given: pass "
+                "model=build_fn (a function returning a compiled Sequential) or drop it"
+            )
         if self.loss is not None:
             losses.get(self.loss)                   # raises for an unknown name
         return _Settings(
@@ -239,7 +324,12 @@ class _GlassnetEstimator(BaseEstimator):
         return make_rng(state)
 
     # ------------------------------------------------------------------ training
-    def _fit(
+    def _fit(self, X: np.ndarray, targets: np.ndarray, sample_weight: Any, **kwargs: Any) -> None:
+        """Build the network and train it in the float type of ``X`` (see :meth:`_fit_network`)."""
+        with _float_type(X.dtype):
+            self._fit_network(X, targets, sample_weight, **kwargs)
+
+    def _fit_network(
         self,
         X: np.ndarray,
         targets: np.ndarray,
@@ -249,12 +339,14 @@ class _GlassnetEstimator(BaseEstimator):
         output_activation: str,
         default_loss: str,
         encode: Callable[[np.ndarray, losses.Loss], np.ndarray],
+        meta: dict[str, Any],
         stratify: np.ndarray | None = None,
     ) -> None:
         """Build the network, train it on ``(X, encode(targets))`` and store the results.
 
         ``targets`` is indexed by rows (class ids, an indicator matrix or real values);
-        ``encode`` turns a selection of it into what the model's loss expects.
+        ``encode`` turns a selection of it into what the model's loss expects; ``meta``
+        describes the targets to a scikeras-style ``model``.
         """
         settings = self._check_settings()
         rng = self._random_generator()
@@ -286,39 +378,21 @@ class _GlassnetEstimator(BaseEstimator):
             batch_size = min(int(settings.batch_size), n_train)
 
         loss = default_loss if self.loss is None else self.loss
-        model_fn = self.model_fn or make_mlp
-        model = model_fn(
-            X.shape[1], n_outputs,
+        model = self._build_network(
+            X, n_outputs, meta,
             hidden_layer_sizes=settings.hidden_layer_sizes, activation=self.activation,
             output_activation=output_activation, loss=loss, optimizer=self.optimizer,
             learning_rate=self.learning_rate,
             # sklearn's penalty alpha / (2 * sum of the batch's sample weights)
             l2=settings.alpha / (2.0 * batch_size * mean_weight),
         )
-        if not isinstance(model, Sequential):
-            raise TypeError(f"model_fn must return a glassnet Sequential, got {_describe(model)}")
-        if not model.compiled:
-            raise ValueError(
-                "model_fn must return a compiled model: call model.compile(optimizer=..., "
-                "loss=...) before returning it"
-            )
         compiled_loss = model.loss
         assert compiled_loss is not None, "a compiled model has a loss"
         model.build((X.shape[1],))
-        # The model drew its random generators from glassnet's global seed when it was
-        # created (and may have been built, so initialised, by compile). Start again
-        # from random_state: fresh initial weights, shuffling and dropout generators.
-        _initialize_weights(model, np.random.default_rng(init_seed))
-        model._rng = np.random.default_rng(shuffle_seed)
-        layer: Any  # a layer that draws random numbers (Dropout) owns a Generator `rng`
-        for index, layer in enumerate(model.layers):
-            if isinstance(getattr(layer, "rng", None), np.random.Generator) and (
-                getattr(layer, "seed", None) is None
-            ):
-                layer.rng = np.random.default_rng([int(layer_seed), index])
+        _reseed(model, init_seed, shuffle_seed, layer_seed)
         if model.output_shape != (n_outputs,):
             raise ValueError(
-                f"model_fn returned a model with output shape {model.output_shape}; "
+                f"{self._builder_name()} returned a model with output shape {model.output_shape}; "
                 f"this task needs ({n_outputs},)"
             )
 
@@ -351,8 +425,42 @@ class _GlassnetEstimator(BaseEstimator):
                 f"{stopper.monitor} was still improving by more than tol={settings.tol}. "
                 "Increase epochs (or learning_rate) to train further.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
+
+    def _builder_name(self) -> str:
+        return "model" if self.model is not None else "model_fn"
+
+    def _build_network(self, X: np.ndarray, n_outputs: int, meta: dict[str, Any],
+                       **mlp_kwargs: Any) -> Sequential:
+        """Call ``model`` (scikeras style), ``model_fn`` or :func:`make_mlp`; check what came back.
+
+        ``model(**routed)`` gets the ``model__<name>`` arguments, plus ``meta`` and
+        ``compile_kwargs`` when its signature accepts them (as in scikeras).
+        """
+        routed = self._routed_params(prefixed=False)
+        if self.model is not None:
+            accepted = inspect.signature(self.model).parameters
+            takes_any = any(p.kind is p.VAR_KEYWORD for p in accepted.values())
+            if takes_any or "meta" in accepted:
+                routed["meta"] = {"n_features_in_": X.shape[1], "X_shape_": X.shape,
+                                  "X_dtype_": X.dtype, "n_outputs_expected_": n_outputs, **meta}
+            if takes_any or "compile_kwargs" in accepted:
+                chosen = optimizers.get(self.optimizer)
+                chosen.learning_rate = self.learning_rate
+                routed["compile_kwargs"] = {"optimizer": chosen, "loss": mlp_kwargs["loss"]}
+            model = self.model(**routed)
+        else:
+            model = (self.model_fn or make_mlp)(X.shape[1], n_outputs, **mlp_kwargs, **routed)
+        name = self._builder_name()
+        if not isinstance(model, Sequential):
+            raise TypeError(f"{name} must return a glassnet Sequential, got {_describe(model)}")
+        if not model.compiled:
+            raise ValueError(
+                f"{name} must return a compiled model: call model.compile(optimizer=..., "
+                "loss=...) before returning it"
+            )
+        return model
 
     @staticmethod
     def _split(rows: np.ndarray, fraction: float, seed: int, stratify: np.ndarray | None):
@@ -368,7 +476,7 @@ class _GlassnetEstimator(BaseEstimator):
     def _network_output(self, X: Any) -> np.ndarray:
         """``model_.predict`` on checked ``X``: shape (n_samples, n_outputs_)."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=config.float_dtype())
+        X = validate_data(self, X, reset=False, dtype=self.model_.dtype)
         return self.model_.predict(X)
 
     # ------------------------------------------------------------------ pickling
@@ -384,6 +492,23 @@ class _GlassnetEstimator(BaseEstimator):
         if isinstance(state.get("model_"), bytes):
             state = {**state, "model_": _model_from_bytes(state["model_"])}
         super().__setstate__(state)
+
+
+def _reseed(model: Sequential, init_seed: int, shuffle_seed: int, layer_seed: int) -> None:
+    """Start the model's randomness again from ``random_state``'s seeds.
+
+    The model drew its random generators from glassnet's global seed when it was
+    created (and may have been built, so initialised, by compile): fresh initial
+    weights, shuffling and dropout generators make a fit depend on ``random_state`` only.
+    """
+    _initialize_weights(model, np.random.default_rng(init_seed))
+    model._rng = np.random.default_rng(shuffle_seed)
+    layer: Any  # a layer that draws random numbers (Dropout) owns a Generator `rng`
+    for index, layer in enumerate(model.layers):
+        if isinstance(getattr(layer, "rng", None), np.random.Generator) and (
+            getattr(layer, "seed", None) is None
+        ):
+            layer.rng = np.random.default_rng([int(layer_seed), index])
 
 
 def _initialize_weights(model: Sequential, rng: np.random.Generator) -> None:
@@ -448,18 +573,28 @@ class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
         ``sparse_categorical_crossentropy`` (multi-class).
     model_fn : callable, optional
         ``model_fn(n_features, n_outputs, **kwargs) -> compiled Sequential`` for any
-        other network; ``kwargs`` are those of :func:`make_mlp`. Its output layer must
-        have ``n_outputs`` units with a sigmoid (binary, multi-label) or softmax activation.
+        other network; ``kwargs`` are those of :func:`make_mlp` and the ``model__<name>``
+        arguments. Its output layer must have ``n_outputs`` units with a sigmoid (binary,
+        multi-label) or softmax activation.
+    model : callable, optional
+        scikeras's convention: ``model(**routed) -> compiled Sequential``, where
+        ``routed`` holds every ``model__<name>=value`` argument of the estimator as
+        ``name=value``, plus ``meta`` (``n_features_in_``, ``n_outputs_expected_``,
+        ``classes_``, ...) and ``compile_kwargs`` (``optimizer``, ``loss``) if ``model``
+        accepts them. Not together with ``model_fn``.
     random_state : int, RandomState, Generator or None
         Seeds the initial weights, the shuffling, the validation split and dropout.
         With an int, two fits give bitwise identical models.
     verbose : int, default 0
         ``Sequential.fit``'s verbosity (0 silent, 1 progress bar, 2 one line per epoch).
+    **model_params
+        ``model__<name>=value`` arguments for ``model`` (or ``model_fn``).
 
     Attributes
     ----------
     model_ : Sequential
-        The trained network.
+        The trained network, in the float type of the training ``X`` (float32 input
+        gives float32, anything else float64).
     classes_ : ndarray of shape (n_classes,)
         The class labels (for multi-label data, ``0 .. n_labels - 1``).
     n_features_in_ : int
@@ -500,7 +635,7 @@ class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
         -------
         self
         """
-        X, y = validate_data(self, X, y, multi_output=True, dtype=config.float_dtype())
+        X, y = validate_data(self, X, y, multi_output=True, dtype=_FLOAT_TYPES)
         check_classification_targets(y)
         target_type = type_of_target(y)
         if target_type == "multilabel-indicator":
@@ -529,14 +664,16 @@ class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
                 f"{type(self).__name__} supports binary, multi-class and multi-label "
                 f"(indicator matrix) targets, got {target_type!r} targets"
             )
+        meta = {"target_type_": target_type, "classes_": self.classes_,
+                "n_classes_": len(self.classes_)}
         self._fit(X, targets, sample_weight, n_outputs=n_outputs,
                   output_activation=output_activation, default_loss=default_loss,
-                  encode=self._encode, stratify=stratify)
+                  encode=self._encode, meta=meta, stratify=stratify)
         return self
 
     def _encode(self, targets: np.ndarray, loss: losses.Loss) -> np.ndarray:
         """Class ids (or an indicator matrix) in the form ``loss`` expects."""
-        dtype = config.float_dtype()
+        dtype = config.float_dtype()  # the input's, while _fit trains
         if self._multilabel or len(self.classes_) == 2:
             return targets.astype(dtype)                        # 0/1 per output unit
         if isinstance(loss, losses.SparseCategoricalCrossentropy):
@@ -605,13 +742,13 @@ class GlassnetRegressor(RegressorMixin, _GlassnetEstimator):
         -------
         self
         """
-        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True,
-                             dtype=config.float_dtype())
+        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=_FLOAT_TYPES)
         self._y_is_1d = y.ndim == 1
         targets = y.reshape(len(y), -1)
+        meta = {"target_type_": "continuous" if self._y_is_1d else "continuous-multioutput"}
         self._fit(X, targets, sample_weight, n_outputs=targets.shape[1],
                   output_activation="linear", default_loss="mse",
-                  encode=lambda rows, loss: rows.astype(config.float_dtype()))
+                  encode=lambda rows, loss: rows.astype(X.dtype), meta=meta)
         return self
 
     def predict(self, X: Any) -> np.ndarray:

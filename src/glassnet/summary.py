@@ -15,6 +15,15 @@ def _human_bytes(n_bytes: float) -> str:
     return f"{n_bytes:.2f} GB"  # pragma: no cover
 
 
+def _build_if_shape_known(model: Any) -> None:
+    """Build a model whose input shape was given (``input_shape=``, ``input_dim=``,
+    ``Input``) before the table is drawn, as Keras does, so that it shows real shapes
+    and parameter counts before ``compile``. The weights drawn now are the ones
+    ``compile`` would have drawn (the same generator, in the same order)."""
+    if not model.built and model.input_shape is not None and model.layers:
+        model.build()
+
+
 def _rows(model: Any) -> list[tuple[str, str, str]]:
     rows = []
     for layer in model.layers:
@@ -39,6 +48,7 @@ def _totals(model: Any) -> list[str]:
 
 def summary_text(model: Any) -> str:
     """The Keras 3 summary table (box-drawing characters, ``None`` batch dimension)."""
+    _build_if_shape_known(model)
     widths: tuple[int, ...] = (33, 24, 15)
     header = ("Layer (type)", "Output Shape", "Param #")
     rows = _rows(model)
@@ -71,6 +81,7 @@ def summary_html(model: Any) -> str:
     """The same table as HTML, for Jupyter (``Sequential._repr_html_``)."""
     import html
 
+    _build_if_shape_known(model)
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
         for row in _rows(model)

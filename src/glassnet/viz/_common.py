@@ -10,6 +10,7 @@ pyplot was never imported). ``fig.savefig(path)`` writes it.
 from __future__ import annotations
 
 import io
+import math
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,41 @@ CLASS_COLORS = ("#2166ac", "#b2182b", "#1b7837", "#e08214", "#762a83",
 
 #: The colour map of a predicted probability P(class 1): blue at 0, white at 0.5, red at 1.
 PROBABILITY_CMAP = "RdBu_r"
+
+#: The part of PROBABILITY_CMAP a map uses: its darkest ends are the class colours
+#: themselves, and points of a class would vanish where the network is sure of it.
+PROBABILITY_RANGE = (0.25, 0.75)
+
+
+def probability_colormap() -> Any:
+    """PROBABILITY_CMAP cut to PROBABILITY_RANGE: pale blue (P = 0) to pale red (P = 1)."""
+    from matplotlib import colormaps
+    from matplotlib.colors import ListedColormap
+
+    full = colormaps[PROBABILITY_CMAP]
+    return ListedColormap(full(np.linspace(*PROBABILITY_RANGE, 256)), name="probability")
+
+
+def class_colorbar(ax: Any, class_names: list[str], label: str) -> Any:
+    """A colour bar of the class colours, one block per class with its name as tick."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+
+    k = len(class_names)
+    palette = ListedColormap([CLASS_COLORS[c % len(CLASS_COLORS)] for c in range(k)])
+    mappable = ScalarMappable(norm=BoundaryNorm(np.arange(k + 1) - 0.5, k), cmap=palette)
+    colorbar = ax.figure.colorbar(mappable, ax=ax, fraction=0.046, pad=0.03, ticks=range(k))
+    colorbar.ax.set_yticklabels(class_names)
+    colorbar.set_label(label)
+    return colorbar
+
+
+def constant_units(A: np.ndarray) -> np.ndarray:
+    """Which columns (units) of activations ``A`` (n_examples, units) never change:
+    *dead* units (a ReLU whose ``z < 0`` for every example outputs 0 for all of
+    them, so no gradient reaches its weights and it carries no information)."""
+    A = np.asarray(A)
+    return np.all(A == A[:1], axis=0) if len(A) else np.zeros(A.shape[1], dtype=bool)
 
 
 def require_matplotlib() -> Any:
@@ -120,6 +156,18 @@ def grid_over(
     ys = np.linspace(low[1] - pad[1], high[1] + pad[1], resolution)
     grid_x, grid_y = np.meshgrid(xs, ys)
     return xs, ys, np.column_stack([grid_x.ravel(), grid_y.ravel()])
+
+
+def image_shape_of(input_shape: tuple[int, ...]) -> tuple[int, int] | None:
+    """``(height, width)`` if the inputs look like images, else None.
+
+    Inputs of shape ``(h, w, ...)`` are images; flat inputs are when their number
+    is a square of at least 8 x 8 (784 = 28 x 28).
+    """
+    if len(input_shape) >= 2:
+        return int(input_shape[0]), int(input_shape[1])
+    side = math.isqrt(int(input_shape[0]))
+    return (side, side) if side >= 8 and side * side == input_shape[0] else None
 
 
 def dense_layers(model: Any) -> list[Any]:

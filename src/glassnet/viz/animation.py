@@ -5,6 +5,9 @@ frame: the decision boundary on the left (see :mod:`glassnet.viz.boundary`), the
 loss and the accuracy so far on the right. At the end of training it writes a GIF
 (or an MP4). :func:`animate_training` is ``model.fit`` with that callback.
 
+The training and test points are drawn above the map on every frame (the map
+stays pale, see :mod:`glassnet.viz.boundary`), and a colour bar gives its scale.
+
 Rendering is fast because the figure is made once: each frame changes only the
 image's pixels (``set_data``), the boundary line and the curves' data
 (``set_data``), after one ``model.predict`` of the whole grid.
@@ -161,7 +164,7 @@ class TrainingAnimation(Callback):
         boundary_ax = figure.add_subplot(grid[:, 0])
         self.panel = BoundaryPanel(boundary_ax, self.X, self.labels, self.X_test,
                                    self.labels_test, self.resolution, 0.1, self.point_size,
-                                   colorbar=False, legend_outside=True)
+                                   colorbar=True, legend_outside=True)
         self.title = figure.suptitle(" ", fontsize="medium")
         self.curve_axes: dict[str, Any] = {}
         self.curve_lines: dict[str, Any] = {}

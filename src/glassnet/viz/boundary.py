@@ -8,8 +8,10 @@ in *one* ``model.predict`` call, and the answers are painted as an image:
 * ``k >= 2`` softmax outputs: each point gets the colour of its arg-max class,
   paler where the network is less sure, with the lines where the arg-max changes.
 
-The training points are drawn on top in the colour of their class (circles), the
-test points as triangles with a black edge.
+A colour bar says what the colours mean. The map's colours stay pale (the
+darkest ends of the colour map are left out) so that the training points, drawn
+on top in the colour of their class (circles with a white edge), and the test
+points (triangles with a black edge) stay visible where the network is sure.
 """
 
 from __future__ import annotations
@@ -21,11 +23,15 @@ import numpy as np
 from glassnet._validation import check_float, check_int
 from glassnet.viz._common import (
     CLASS_COLORS,
-    PROBABILITY_CMAP,
     check_points,
+    class_colorbar,
     figure_and_axes,
     grid_over,
+    probability_colormap,
 )
+
+#: Opacity of the map under the points.
+MAP_ALPHA = 0.8
 
 
 def _predict_grid(model: Any, points: np.ndarray) -> np.ndarray:
@@ -59,9 +65,11 @@ class BoundaryPanel:
     point_size : float
         Marker area of the points (``0`` hides them).
     colorbar : bool
-        Add a colour bar for a one-output (probability) map.
+        Add a colour bar: the probability scale (one output) or the classes (``k``).
     legend_outside : bool
         Put the legend in a row above the axes instead of inside them.
+    class_names : list of str, optional
+        Names of the classes (legend and colour bar); default ``class 0``, ``class 1``, ...
     """
 
     def __init__(
@@ -76,14 +84,17 @@ class BoundaryPanel:
         point_size: float = 14.0,
         colorbar: bool = True,
         legend_outside: bool = False,
+        class_names: list[str] | None = None,
     ) -> None:
         self.ax = ax
-        self.colorbar = colorbar
+        self.colorbar_wanted = colorbar
+        self.colorbar: Any = None
         self.legend_outside = legend_outside
         self.resolution = resolution
         self.xs, self.ys, self.points = grid_over(X, resolution, margin, extra=X_test)
         self.extent = (self.xs[0], self.xs[-1], self.ys[0], self.ys[-1])
         self.n_classes = int(max(labels.max(), -1 if labels_test is None else labels_test.max())) + 1
+        self.class_names = _class_names(class_names, self.n_classes)
         self.image: Any = None
         self.lines: Any = None
         self._draw_points(X, labels, X_test, labels_test, point_size)
@@ -99,7 +110,7 @@ class BoundaryPanel:
             color = CLASS_COLORS[c % len(CLASS_COLORS)]
             mine = labels == c
             ax.scatter(X[mine, 0], X[mine, 1], s=point_size, c=color, edgecolors="white",
-                       linewidths=0.4, zorder=3, label=f"class {c}")
+                       linewidths=0.6, zorder=3, label=self.class_names[c])
             if X_test is not None:
                 mine = labels_test == c
                 ax.scatter(X_test[mine, 0], X_test[mine, 1], s=point_size * 2.2, c=color,
@@ -143,13 +154,21 @@ class BoundaryPanel:
             low, high = float(picture.min()), float(picture.max())
             if low >= 0.0 and high <= 1.0:  # a probability
                 low, high = 0.0, 1.0
-            kwargs = {"cmap": PROBABILITY_CMAP, "vmin": low, "vmax": high}
+            kwargs = {"cmap": probability_colormap(), "vmin": low, "vmax": high}
         self.image = self.ax.imshow(picture, origin="lower", extent=self.extent, aspect="auto",
-                                    interpolation="bilinear", alpha=0.8, zorder=1, **kwargs)
-        if n_outputs == 1 and self.colorbar:
-            label = "P(class 1)" if kwargs["vmax"] == 1.0 and kwargs["vmin"] == 0.0 else "output"
-            colorbar = self.ax.figure.colorbar(self.image, ax=self.ax, fraction=0.046, pad=0.03)
-            colorbar.set_label(label)
+                                    interpolation="bilinear", alpha=MAP_ALPHA, zorder=1, **kwargs)
+        if not self.colorbar_wanted:
+            return
+        if n_outputs == 1:
+            probability = kwargs["vmax"] == 1.0 and kwargs["vmin"] == 0.0
+            label = f"P({self.class_names[1]})" if probability else "output"
+            self.colorbar = self.ax.figure.colorbar(self.image, ax=self.ax, fraction=0.046,
+                                                    pad=0.03)
+            self.colorbar.set_label(label)
+        else:
+            names = _class_names(self.class_names if n_outputs == self.n_classes else None,
+                                 n_outputs)
+            self.colorbar = class_colorbar(self.ax, names, "predicted class (paler: less sure)")
 
     def _argmax_picture(self, output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """RGB picture of the arg-max class (paler where less sure) and the class map."""
@@ -164,6 +183,18 @@ class BoundaryPanel:
         return rgb.reshape(*shape, 3), classes.reshape(shape).astype(np.float64)
 
 
+def _class_names(names: Any, n_classes: int) -> list[str]:
+    """``names`` checked against the number of classes, or ``class 0``, ``class 1``, ..."""
+    if names is None:
+        return [f"class {c}" for c in range(n_classes)]
+    names = [str(name) for name in names]
+    if len(names) < n_classes:
+        raise ValueError(
+            f"class_names must name each of the {n_classes} classes, got {len(names)}: {names}"
+        )
+    return names
+
+
 def plot_decision_boundary(
     model: Any,
     X: Any,
@@ -176,6 +207,7 @@ def plot_decision_boundary(
     margin: float = 0.1,
     point_size: float = 14.0,
     title: str | None = None,
+    class_names: list[str] | None = None,
     size: tuple[float, float] = (5.5, 4.5),
     dpi: float = 100,
 ) -> Any:
@@ -197,11 +229,14 @@ def plot_decision_boundary(
         The grid has ``resolution x resolution`` points (one ``predict`` call).
     margin : float
         Extra room around the data, as a fraction of its range.
+    class_names : list of str, optional
+        The classes' names, for the legend and the colour bar.
 
     Returns
     -------
     matplotlib.figure.Figure
         The figure (``ax.figure`` when ``ax`` was given); ``fig.savefig('b.png')`` writes it.
+        It has a colour bar: the probability scale of one output, or the classes.
 
     Examples
     --------
@@ -219,7 +254,8 @@ def plot_decision_boundary(
     resolution = check_int("resolution", resolution, minimum=2)
     margin = check_float("margin", margin, low=0.0)
     figure, ax = figure_and_axes(ax, size, dpi)
-    panel = BoundaryPanel(ax, X, labels, X_test_arr, labels_test, resolution, margin, point_size)
+    panel = BoundaryPanel(ax, X, labels, X_test_arr, labels_test, resolution, margin, point_size,
+                          class_names=class_names)
     panel.update(model)
     if title is not None:
         ax.set_title(title)

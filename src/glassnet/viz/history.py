@@ -1,7 +1,10 @@
 """Learning curves: the loss and every metric, epoch by epoch, train next to validation.
 
 A falling training loss with a validation loss that turns back up is
-overfitting; two curves that stay high together are underfitting.
+overfitting; two curves that stay high together are underfitting. A
+``baseline`` draws the accuracy of a model that always answers the majority
+class (0.900 for "is it a 9?", where nine digits in ten are not 9s): an
+accuracy curve that does not clear it has learned nothing.
 """
 
 from __future__ import annotations
@@ -9,8 +12,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from glassnet._validation import check_int
+from glassnet._validation import check_float, check_int
 from glassnet.viz._common import history_dict, new_figure
+
+#: Colour of the baseline line.
+BASELINE_COLOR = "0.35"
 
 #: History keys written by the diagnostics (see :func:`plot_gradient_norms`), not drawn here.
 DIAGNOSTIC_PREFIXES = ("grad_norm/", "weight_norm/")
@@ -37,6 +43,9 @@ def plot_history(
     columns: int = 3,
     panel_size: tuple[float, float] = (4.0, 3.0),
     log_loss: bool = False,
+    title: str | None = "Learning curves",
+    baseline: float | None = None,
+    baseline_label: str = "always the majority class",
     dpi: float = 100,
 ) -> Any:
     """One panel per quantity (loss, accuracy, ...): training and validation values per epoch.
@@ -50,16 +59,27 @@ def plot_history(
     panel_size : (width, height) in inches
     log_loss : bool
         Draw the loss on a logarithmic axis.
+    title : str or None
+        The figure's title (``None``: none).
+    baseline : float, optional
+        An accuracy to beat, e.g. ``DemoResult.baseline_accuracy``: drawn as a dotted
+        horizontal line (gid ``'baseline'``) on every accuracy panel, labelled with
+        its value and ``baseline_label``.
+    baseline_label : str
+        What the baseline is.
 
     Returns
     -------
     matplotlib.figure.Figure
+        Titled ``title`` (the figure's suptitle); one Axes per quantity, titled by its name.
     """
     values = history_dict(history)
     quantities = history_quantities(values)
     if not quantities or not any(values[q] if q in values else values[f"val_{q}"]
                                  for q in quantities):
         raise ValueError("the history is empty: train with fit(...) for at least one epoch first")
+    if baseline is not None:
+        baseline = check_float("baseline", baseline, low=0.0, high=1.0)
     columns = min(check_int("columns", columns), len(quantities))
     rows = math.ceil(len(quantities) / columns)
     figure = new_figure((panel_size[0] * columns, panel_size[1] * rows), dpi)
@@ -76,6 +96,11 @@ def plot_history(
         ax.grid(alpha=0.3)
         if name == "loss" and log_loss:
             ax.set_yscale("log")
+        if baseline is not None and "acc" in name:
+            ax.axhline(baseline, color=BASELINE_COLOR, linestyle=":", linewidth=1.4,
+                       label=f"{baseline_label} ({baseline:.3f})", gid="baseline")
         if len(ax.lines) > 1:
             ax.legend(fontsize="small")
+    if title:
+        figure.suptitle(title)
     return figure

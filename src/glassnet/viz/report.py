@@ -2,8 +2,12 @@
 
 For a demo called ``<name>`` it writes, into ``DIR``:
 
-* ``<name>-history.png``: the learning curves (:func:`plot_history`);
-* ``<name>-network.png``: the network and its weights (:func:`plot_network`);
+* ``<name>-history.png``: the learning curves (:func:`plot_history`), with the
+  accuracy of always answering the majority class when the demo reports it
+  (``DemoResult.baseline_accuracy``: 0.900 for digit9);
+* ``<name>-network.png``: the network and its weights (:func:`plot_network`), its
+  inputs and outputs named by ``DemoResult.input_names`` / ``output_names`` when
+  the demo gives them (fruit), its dead units ringed;
 * for 2-D inputs, ``<name>-boundary.png`` (:func:`plot_decision_boundary`) and
   ``<name>-training.gif``: the same network trained again from the same seed,
   filmed epoch by epoch (:class:`TrainingAnimation`);
@@ -15,13 +19,13 @@ Everything is drawn off screen (Agg), so it works without a display.
 
 from __future__ import annotations
 
-import math
 import pathlib
 from typing import Any
 
 import numpy as np
 
 from glassnet._validation import check_int
+from glassnet.viz._common import image_shape_of
 from glassnet.viz.animation import TrainingAnimation
 from glassnet.viz.boundary import plot_decision_boundary
 from glassnet.viz.history import plot_history
@@ -30,18 +34,6 @@ from glassnet.viz.weights import plot_first_layer_weights
 
 #: The most frames a demo animation gets (spread evenly over the epochs).
 MAX_FRAMES = 100
-
-
-def image_shape_of(input_shape: tuple[int, ...]) -> tuple[int, int] | None:
-    """``(height, width)`` if the inputs look like images, else None.
-
-    Inputs of shape ``(h, w, ...)`` are images; flat inputs are when their number
-    is a square of at least 8 x 8 (784 = 28 x 28).
-    """
-    if len(input_shape) >= 2:
-        return int(input_shape[0]), int(input_shape[1])
-    side = math.isqrt(int(input_shape[0]))
-    return (side, side) if side >= 8 and side * side == input_shape[0] else None
 
 
 def fresh_copy(model: Any, seed: int) -> Any:
@@ -104,14 +96,21 @@ def write_demo_plots(
     model = result.model
     written: list[pathlib.Path] = []
 
-    _save(plot_history(result.history), directory / f"{name}-history.png", written)
-    _save(plot_network(model), directory / f"{name}-network.png", written)
+    baseline = getattr(result, "baseline_accuracy", None)
+    _save(plot_history(result.history, title=f"{name}: learning curves", baseline=baseline,
+                       baseline_label="always the majority class"),
+          directory / f"{name}-history.png", written)
+    input_names = getattr(result, "input_names", None)
+    output_names = getattr(result, "output_names", None)
+    _save(plot_network(model, input_names=input_names, output_names=output_names,
+                       X=np.asarray(result.X_train)),
+          directory / f"{name}-network.png", written)
 
     input_shape = tuple(model.input_shape)
     if input_shape == (2,):
         _save(plot_decision_boundary(model, result.X_train, result.y_train,
                                      X_test=result.X_test, y_test=result.y_test,
-                                     title=f"{name}: decision boundary"),
+                                     title=f"{name}: decision boundary", class_names=output_names),
               directory / f"{name}-boundary.png", written)
         written.append(_animate(result, directory / f"{name}-training.gif", seed, fps))
     else:
