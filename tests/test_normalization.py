@@ -134,7 +134,7 @@ def test_moving_statistics_are_frozen_parameters_updated_only_by_forward(float64
     model.fit(X, y, epochs=3, batch_size=20, shuffle=False, verbose=0)
     bn = model.layers[0]
     np.testing.assert_allclose(bn.get_weights()[2], X.mean(axis=0) * (1 - 0.8**3), rtol=1e-10)
-    assert model._trainable_params.shape[0] == 2 + 2 + 2 + 1      # gamma, beta, kernel, bias
+    assert model._trainable_buffer().shape[0] == 2 + 2 + 2 + 1      # gamma, beta, kernel, bias
     assert model.count_params() == 2 * 4 + 3
 
 

@@ -211,17 +211,24 @@ def test_the_network_computes_in_the_input_float_type():
                                   clf.predict_proba(X.astype(np.float32).astype(np.float64)))
 
 
-def test_the_global_float_type_is_restored_after_an_error():
+def test_fitting_never_changes_the_global_float_type():
+    """The network is built in the input's type without toggling glassnet.config's default."""
+    from glassnet.sklearn import make_mlp
+
     X, y = blobs(n=30)
+    seen = []
+
+    def build(n_features, n_outputs, **kwargs):
+        seen.append(config.floatx())
+        return make_mlp(n_features, n_outputs, **kwargs)
+
     config.set_floatx("float64")
-
-    def failing(n_features, n_outputs, **kwargs):
-        assert config.floatx() == "float32"          # built in the input's type
-        raise RuntimeError("boom")
-
-    with pytest.raises(RuntimeError, match="boom"):
-        GlassnetClassifier(**SMALL, model_fn=failing).fit(X.astype(np.float32), y)
-    assert config.floatx() == "float64"
+    try:
+        clf = GlassnetClassifier(**SMALL, model_fn=build, random_state=0).fit(X.astype(np.float32), y)
+        assert seen == ["float64"] and config.floatx() == "float64"
+        assert clf.model_.parameters.dtype == np.float32
+    finally:
+        config.set_floatx("float32")
 
 
 @pytest.mark.parametrize("Estimator", [GlassnetClassifier, GlassnetRegressor])

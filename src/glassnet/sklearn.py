@@ -42,12 +42,11 @@ and ``compile_kwargs`` (the estimator's optimizer and loss) when it accepts them
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import os
 import tempfile
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,18 +89,6 @@ EXPECTED_FAILED_CHECKS: dict[str, str] = {}
 
 #: The prefix of the estimator arguments routed to ``model=`` (scikeras's convention).
 MODEL_PREFIX = "model__"
-
-
-@contextlib.contextmanager
-def _float_type(dtype: np.dtype) -> Iterator[None]:
-    """Build and train in ``dtype``: glassnet's float type is a global setting, so set it
-    for the duration and restore the caller's afterwards (also on error)."""
-    previous = config.floatx()
-    config.set_floatx(np.dtype(dtype).name)
-    try:
-        yield
-    finally:
-        config.set_floatx(previous)
 
 
 #: ``dtype=`` for ``validate_data``: float32 stays float32, anything else becomes float64.
@@ -326,8 +313,7 @@ class _GlassnetEstimator(BaseEstimator):
     # ------------------------------------------------------------------ training
     def _fit(self, X: np.ndarray, targets: np.ndarray, sample_weight: Any, **kwargs: Any) -> None:
         """Build the network and train it in the float type of ``X`` (see :meth:`_fit_network`)."""
-        with _float_type(X.dtype):
-            self._fit_network(X, targets, sample_weight, **kwargs)
+        self._fit_network(X, targets, sample_weight, **kwargs)
 
     def _fit_network(
         self,
@@ -460,7 +446,10 @@ class _GlassnetEstimator(BaseEstimator):
                 f"{name} must return a compiled model: call model.compile(optimizer=..., "
                 "loss=...) before returning it"
             )
-        return model
+        if not model.built:
+            model.build((X.shape[1],))
+        # Compute in the float type of the data, as scikit-learn's MLP does.
+        return model if model.dtype == X.dtype.name else model.copy(dtype=X.dtype.name)
 
     @staticmethod
     def _split(rows: np.ndarray, fraction: float, seed: int, stratify: np.ndarray | None):
