@@ -275,3 +275,23 @@ def test_fit_still_reaches_097_on_the_articles_network_after_the_split():
     history = model.fit(X, y, epochs=60, verbose=0)
     assert history.history["accuracy"][-1] >= 0.97
     assert math.isfinite(history.history["loss"][-1])
+
+
+def test_restore_best_weights_restores_batch_normalization_statistics_too():
+    from glassnet.callbacks import EarlyStopping
+    from glassnet.layers import BatchNormalization
+
+    X, y = _data()
+    set_random_seed(0)
+    model = Sequential([Dense(8, input_dim=4), BatchNormalization(), Dense(1, activation="sigmoid")])
+    model.compile(loss="binary_crossentropy", optimizer=optimizers.SGD(learning_rate=0.5))
+    snapshots = {}
+
+    class Snapshot(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            snapshots[epoch] = (logs["val_loss"], self.model.parameters.copy())
+
+    stopper = EarlyStopping(monitor="val_loss", patience=50, restore_best_weights=True, verbose=0)
+    model.fit(X, y, epochs=6, verbose=0, validation_split=0.3, callbacks=[Snapshot(), stopper])
+    best = min(snapshots.values(), key=lambda item: item[0])[1]
+    assert np.array_equal(model.parameters, best)   # moving mean and variance included

@@ -327,7 +327,7 @@ class EarlyStopping(Callback):
         if self._improved(value, self.best):
             self.best, self.best_epoch = value, epoch
             if self.restore_best_weights:
-                self.best_weights = xp.copy(self.model._trainable_buffer())
+                self.best_weights = xp.copy(self.model.parameters)
             if self.baseline is None or self._improved(value, self.baseline):
                 self.wait = 0
             return
@@ -340,7 +340,7 @@ class EarlyStopping(Callback):
 
     def on_train_end(self, logs: dict | None = None) -> None:
         if self.restore_best_weights and self.best_weights is not None:
-            self.model._trainable_buffer()[...] = self.best_weights
+            self.model.parameters[...] = self.best_weights
             self._say(
                 f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}."
             )
