@@ -28,6 +28,7 @@ from glassnet.saving import FORMAT_VERSION, ModelFileError
 from glassnet.utils import set_random_seed
 
 pytestmark = pytest.mark.usefixtures("array_backend")
+FILES_ONLY = pytest.mark.numpy_only("file handling does not depend on the array backend")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -373,13 +374,17 @@ def fuzz_files(tmp_path_factory):
 
 
 def _only_model_file_error(path, data):
-    """Loading ``data`` either works or raises ModelFileError naming the file."""
+    """Loading ``data`` either works, giving finite weights and optimizer state, or raises
+    ModelFileError naming the file."""
     path.write_bytes(data)
     try:
-        load_model(path)
+        model = load_model(path)
     except ModelFileError as exc:
         assert str(path) in str(exc)
         return "error"
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+    if model.optimizer is not None:
+        assert all(np.isfinite(v).all() for v in model.optimizer.get_state().values())
     return "loaded"
 
 
@@ -450,6 +455,7 @@ JSON_VALUES = st.one_of(
     st.booleans(),
     st.integers(min_value=-(10**6), max_value=10**6),
     st.sampled_from([-1, 0, 10**9, 10**12, 2**63, -(2**63), 10**400]),  # huge numbers
+    st.sampled_from([3.5e38, -1e300, 1e308]),  # finite in float64, infinite in float32
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=12),
     st.sampled_from(["Dense", "Dropout", "Flatten", "Activation", "Layer", "softmax", "float16"]),
@@ -512,6 +518,60 @@ def test_fuzz_json_text_edits(fuzz_files, record_property):
 
     check()
     assert _report(record_property, "json_text_edits", outcomes) >= 150
+
+
+#: Array members as a hostile file holds them: shapes far beyond the model's (bombs), 0-d
+#: and empty, dtypes the loader must refuse, values that overflow float32 once cast.
+ARRAY_SHAPES = st.one_of(
+    st.lists(st.integers(0, 6), max_size=3).map(tuple),
+    st.sampled_from([(2**31,), (2**40, 2**20), (10**12,), (3, 10**9), (0,), (), (1, 1, 1, 1, 1)]),
+)
+ARRAY_DTYPES = st.sampled_from(["<f4", "<f8", ">f8", "<f2", "<i8", "|u1", "|b1", "<c16", "|O", "<U4",
+                                "|V8", "<f16", "<M8[s]"])
+ARRAY_VALUES = st.sampled_from([0.0, 1.0, -2.5, 1e300, -1e300, 3.5e38, float("nan"), float("inf"), 2**62])
+
+
+def _hostile_npy(shape, dtype, value, data_elements, padding):
+    """An .npy header for ``shape``/``dtype`` followed by ``data_elements`` values (not
+    necessarily as many as the shape needs) and ``padding`` zero bytes."""
+    header = _npy_header(shape, dtype)
+    try:
+        with np.errstate(all="ignore"):
+            data = np.full(data_elements, value).astype(dtype).tobytes()
+    except (TypeError, ValueError, OverflowError):
+        data = bytes(data_elements * 8)
+    return header + data + bytes(padding)
+
+
+@FILES_ONLY
+def test_fuzz_stored_arrays_bombs_and_overflows(fuzz_files, record_property):
+    """Each case replaces one array member (weights or optimizer state) and forges its
+    manifest entry: a correct checksum, or a size claim of up to 10**12 bytes."""
+    members, manifest = fuzz_files["members"], fuzz_files["manifest"]
+    outcomes = {"error": 0, "loaded": 0}
+
+    @fuzz(300)
+    @given(
+        name=st.sampled_from(sorted(manifest["files"])), shape=st.one_of(st.none(), ARRAY_SHAPES),
+        dtype=ARRAY_DTYPES, value=ARRAY_VALUES, data_elements=st.one_of(st.none(), st.integers(0, 64)),
+        padding=st.sampled_from([0, 0, 1, 7, 5000]), claimed=st.sampled_from([None, None, 0, 10**6, 10**12]),
+    )
+    def check(name, shape, dtype, value, data_elements, padding, claimed):
+        if shape is None:  # the member's true shape: the header passes, the values must be checked
+            shape = np.load(io.BytesIO(members[name])).shape
+        if data_elements is None:  # as many values as the shape needs
+            data_elements = int(np.prod(shape)) if np.prod(shape, dtype=float) <= 1000 else 0
+        data = _hostile_npy(shape, dtype, value, data_elements, padding)
+        edited = _replace_array(members, name, data)
+        if claimed is not None:
+            forged = json.loads(edited["glassnet.json"])
+            forged["files"][name]["bytes"] = claimed
+            edited = _with_manifest(edited, forged)
+        outcomes[_only_model_file_error(fuzz_files["case"], _zip_bytes(edited))] += 1
+
+    check()
+    assert _report(record_property, "stored_arrays", outcomes) >= 250
+    assert outcomes["error"] > 0
 
 
 # --------------------------------------------------------------------------- atomic writes
@@ -687,9 +747,6 @@ def test_model_checkpoint_filepath_with_an_unknown_field_says_which(tmp_path):
 
 
 # --------------------------------------------------------------------------- hostile files: bombs and overflow
-FILES_ONLY = pytest.mark.numpy_only("file handling does not depend on the array backend")
-
-
 def _npy_header(shape, dtype="<f4"):
     buffer = io.BytesIO()
     np.lib.format.write_array_header_1_0(buffer, {"descr": dtype, "fortran_order": False, "shape": shape})
