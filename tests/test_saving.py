@@ -746,7 +746,7 @@ def test_model_checkpoint_filepath_with_an_unknown_field_says_which(tmp_path):
         model.fit(X, y, epochs=1, verbose=0, callbacks=[checkpoint])
 
 
-# --------------------------------------------------------------------------- hostile files: bombs and overflow
+# --------------------------------------------------------------------------- bombs and overflow
 def _npy_header(shape, dtype="<f4"):
     buffer = io.BytesIO()
     np.lib.format.write_array_header_1_0(buffer, {"descr": dtype, "fortran_order": False, "shape": shape})
@@ -1093,7 +1093,8 @@ def test_refuse_same_file_compares_files_not_strings(tmp_path):
     source.write_bytes(b"x")
     (tmp_path / "hard.glassnet").hardlink_to(source)
     (tmp_path / "soft.glassnet").symlink_to(source)
-    for target in (source, tmp_path / "." / "a.glassnet", tmp_path / "hard.glassnet", tmp_path / "soft.glassnet"):
+    for target in (source, tmp_path / "." / "a.glassnet", tmp_path / "hard.glassnet",
+                   tmp_path / "soft.glassnet"):
         with pytest.raises(ValueError, match="is the same file as model"):
             saving.refuse_same_file("model", source, "output", target)
     saving.refuse_same_file("model", source, "output", tmp_path / "b.onnx")  # does not exist yet: fine
