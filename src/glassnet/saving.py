@@ -77,7 +77,7 @@ def atomic_write(path: str | os.PathLike) -> Iterator[io.BufferedWriter]:
     left by a killed process (``.<name>.<pid>.<random>.tmp`` whose process is gone) are
     removed.
     """
-    target = _write_target("filepath", path)
+    target = check_save_path("filepath", path)
     folder, name = os.path.split(target)
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"Cannot write {os.fspath(path)!r}: the folder {folder!r} does not exist")
@@ -103,10 +103,13 @@ _SPECIAL_FILES = (
 )
 
 
-def _write_target(name: str, path: Any) -> str:
+def check_save_path(name: str, path: Any) -> str:
     """The absolute path a save to ``path`` replaces: symbolic links followed to their
-    target (which need not exist yet); refuses an empty path and anything that exists
-    but is not a regular file."""
+    target (which need not exist yet).
+
+    Raises ``ValueError`` for an empty path or a FIFO, device or socket, and
+    ``IsADirectoryError`` for a folder, each naming the parameter ``name``.
+    """
     path = _check_path(name, path)
     if not path:
         raise ValueError(f"{name} must name a file, got an empty path ''")
