@@ -991,6 +991,34 @@ def test_saving_onto_a_fifo_is_refused_and_the_fifo_kept(tmp_path):
 
 
 @FILES_ONLY
+def test_loading_a_fifo_is_refused_instead_of_waiting_for_a_writer(tmp_path):
+    """Opening a FIFO for reading blocks until someone writes: the loader must not open it."""
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "pipe.glassnet"
+    os.mkfifo(fifo)
+    script = (
+        "import sys\n"
+        "from glassnet.layers import Dense\n"
+        "from glassnet.models import Sequential, load_model\n"
+        "from glassnet.saving import ModelFileError\n"
+        "model = Sequential([Dense(1, input_dim=2)])\n"
+        "for load in (load_model, model.load_weights):\n"
+        "    try:\n"
+        "        load(sys.argv[1])\n"
+        "    except ModelFileError as exc:\n"
+        "        print(exc)\n"
+    )
+    source = os.path.abspath(os.path.join(os.path.dirname(saving.__file__), os.pardir))
+    completed = subprocess.run([sys.executable, "-c", script, str(fifo)], capture_output=True, text=True,
+                               timeout=60, env={**os.environ, "PYTHONPATH": source})
+    lines = completed.stdout.splitlines()
+    assert len(lines) == 2 and all("is a FIFO (named pipe), not a model file" in line for line in lines), (
+        completed.stdout + completed.stderr)
+
+
+@FILES_ONLY
 def test_saving_onto_a_character_device_is_refused(tmp_path):
     device = tmp_path / "null"
     try:

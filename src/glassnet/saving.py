@@ -312,6 +312,14 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__} in a model file")
 
 
+def _refuse_special_file(path: str, error: Callable[[str], ModelFileError]) -> None:
+    """A FIFO or device is not a model file, and opening or reading it may never return."""
+    mode = os.stat(path).st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a folder fails as "not a zip archive"
+        kind = next((kind for test, kind in _SPECIAL_FILES if test(mode)), "not a regular file")
+        raise error(f"it is {kind}, not a model file")
+
+
 class _Reader:
     """Reads and verifies the members of a model file; every failure is a ModelFileError."""
 
@@ -319,6 +327,7 @@ class _Reader:
         self.path = _check_path("filepath", filepath)
         if not os.path.exists(self.path):
             raise FileNotFoundError(f"No model file at {self.path!r}")
+        _refuse_special_file(self.path, self.error)
         try:
             self.zip = zipfile.ZipFile(self.path)
         except Exception as exc:  # BadZipFile, OSError, EOFError, struct errors, ...
@@ -681,6 +690,8 @@ def load_weights(model: Any, filepath: Any) -> None:
     def error(problem: str) -> ModelFileError:
         return ModelFileError(f"Cannot load weights from {path!r}: {problem}")
 
+    if os.path.exists(path):
+        _refuse_special_file(path, error)
     try:
         zf = zipfile.ZipFile(path)
     except (FileNotFoundError, ModelFileError):
