@@ -5,12 +5,16 @@ missing from the nav, a cross-reference to an API object that does not exist,
 or a docstring the NumPy-style parser cannot read.
 """
 
+import functools
 import html
+import http.server
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -91,7 +95,7 @@ def test_mathematics_page_has_the_equations_and_links_into_the_code(site):
     _, site_dir = site
     page = _html(site_dir, "mathematics")
     math = re.findall(r'class="arithmatex">(.*?)</', page, flags=re.S)
-    assert len(math) > 50  # rendered by MathJax in the browser
+    assert len(math) > 50  # typeset by the bundled KaTeX in the browser (tests below)
     equations = html.unescape(" ".join(math))
     for latex in (
         r"y \log \hat{y} + (1 - y) \log(1 - \hat{y})",  # binary cross-entropy
@@ -110,3 +114,67 @@ def test_mathematics_page_has_the_equations_and_links_into_the_code(site):
         "api/callbacks/#glassnet.callbacks.EarlyStopping",
     ):
         assert f'href="../{target}"' in page, target
+
+
+# --------------------------------------------------------------------------- formulas offline
+def test_formulas_use_the_bundled_katex_and_no_cdn(site):
+    _, site_dir = site
+    page = _html(site_dir, "mathematics")
+    assets = re.findall(r'<(?:script|link)\b[^>]*?(?:src|href)="([^"]+)"', page)
+    remote = [url for url in assets if url.startswith(("http:", "https:", "//"))]
+    assert remote == [], f"the page loads from the network: {remote}"
+    for needed in ("katex/katex.min.js", "katex/contrib/auto-render.min.js", "katex-init.js",
+                   "katex/katex.min.css"):
+        assert f"javascripts/{needed}" in page, needed
+        assert (site_dir / "javascripts" / needed).is_file(), needed
+    katex = site_dir / "javascripts" / "katex"
+    assert (katex / "LICENSE").read_text().startswith("The MIT License")
+    fonts = set(re.findall(r"url\((fonts/[^)]+?\.woff2)\)", (katex / "katex.min.css").read_text()))
+    assert len(fonts) == 20 and all((katex / font).is_file() for font in fonts)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
+        pass
+
+
+def _rendered_dom(site_dir: pathlib.Path, page: str, profile: pathlib.Path) -> str:
+    """``page`` of the built site as headless Chromium sees it after its scripts ran,
+    served on 127.0.0.1 with every other host unresolvable (as offline)."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Chromium is not installed; bash .ci/install-chromium.sh installs it")
+    handler = functools.partial(_QuietHandler, directory=str(site_dir))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        completed = subprocess.run(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
+             "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+             "--virtual-time-budget=10000", "--dump-dom",
+             f"http://127.0.0.1:{server.server_address[1]}/{page}/"],
+            capture_output=True, text=True, timeout=120,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    return completed.stdout
+
+
+def test_formulas_render_offline_in_headless_chromium(site, tmp_path):
+    """The mathematics page in a real browser with no network: KaTeX typesets every
+    formula (in the text and in the table of contents), none fails, no raw TeX is left."""
+    _, site_dir = site
+    dom = _rendered_dom(site_dir, "mathematics", tmp_path / "profile")
+    typeset = dom.count('class="katex"')
+    assert typeset >= len(re.findall(r'class="arithmatex"', _html(site_dir, "mathematics"))) > 50
+    assert "katex-error" not in dom
+    # The TeX source stays in each formula's MathML <annotation>; everywhere else it is gone.
+    without_sources = re.sub(r"<annotation\b.*?</annotation>", "", dom, flags=re.S)
+    visible = html.unescape(re.sub(r"<[^>]+>", "", without_sources))
+    for delimiter in ("\\(", "\\[", "\\)", "\\]"):
+        assert delimiter not in visible, delimiter
+    assert "X : (n_x, m)" not in visible  # the formula the issue saw raw

@@ -28,6 +28,7 @@ from glassnet.saving import FORMAT_VERSION, ModelFileError
 from glassnet.utils import set_random_seed
 
 pytestmark = pytest.mark.usefixtures("array_backend")
+FILES_ONLY = pytest.mark.numpy_only("file handling does not depend on the array backend")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -373,13 +374,17 @@ def fuzz_files(tmp_path_factory):
 
 
 def _only_model_file_error(path, data):
-    """Loading ``data`` either works or raises ModelFileError naming the file."""
+    """Loading ``data`` either works, giving finite weights and optimizer state, or raises
+    ModelFileError naming the file."""
     path.write_bytes(data)
     try:
-        load_model(path)
+        model = load_model(path)
     except ModelFileError as exc:
         assert str(path) in str(exc)
         return "error"
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+    if model.optimizer is not None:
+        assert all(np.isfinite(v).all() for v in model.optimizer.get_state().values())
     return "loaded"
 
 
@@ -450,6 +455,7 @@ JSON_VALUES = st.one_of(
     st.booleans(),
     st.integers(min_value=-(10**6), max_value=10**6),
     st.sampled_from([-1, 0, 10**9, 10**12, 2**63, -(2**63), 10**400]),  # huge numbers
+    st.sampled_from([3.5e38, -1e300, 1e308]),  # finite in float64, infinite in float32
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=12),
     st.sampled_from(["Dense", "Dropout", "Flatten", "Activation", "Layer", "softmax", "float16"]),
@@ -512,6 +518,60 @@ def test_fuzz_json_text_edits(fuzz_files, record_property):
 
     check()
     assert _report(record_property, "json_text_edits", outcomes) >= 150
+
+
+#: Array members as a hostile file holds them: shapes far beyond the model's (bombs), 0-d
+#: and empty, dtypes the loader must refuse, values that overflow float32 once cast.
+ARRAY_SHAPES = st.one_of(
+    st.lists(st.integers(0, 6), max_size=3).map(tuple),
+    st.sampled_from([(2**31,), (2**40, 2**20), (10**12,), (3, 10**9), (0,), (), (1, 1, 1, 1, 1)]),
+)
+ARRAY_DTYPES = st.sampled_from(["<f4", "<f8", ">f8", "<f2", "<i8", "|u1", "|b1", "<c16", "|O", "<U4",
+                                "|V8", "<f16", "<M8[s]"])
+ARRAY_VALUES = st.sampled_from([0.0, 1.0, -2.5, 1e300, -1e300, 3.5e38, float("nan"), float("inf"), 2**62])
+
+
+def _hostile_npy(shape, dtype, value, data_elements, padding):
+    """An .npy header for ``shape``/``dtype`` followed by ``data_elements`` values (not
+    necessarily as many as the shape needs) and ``padding`` zero bytes."""
+    header = _npy_header(shape, dtype)
+    try:
+        with np.errstate(all="ignore"):
+            data = np.full(data_elements, value).astype(dtype).tobytes()
+    except (TypeError, ValueError, OverflowError):
+        data = bytes(data_elements * 8)
+    return header + data + bytes(padding)
+
+
+@FILES_ONLY
+def test_fuzz_stored_arrays_bombs_and_overflows(fuzz_files, record_property):
+    """Each case replaces one array member (weights or optimizer state) and forges its
+    manifest entry: a correct checksum, or a size claim of up to 10**12 bytes."""
+    members, manifest = fuzz_files["members"], fuzz_files["manifest"]
+    outcomes = {"error": 0, "loaded": 0}
+
+    @fuzz(300)
+    @given(
+        name=st.sampled_from(sorted(manifest["files"])), shape=st.one_of(st.none(), ARRAY_SHAPES),
+        dtype=ARRAY_DTYPES, value=ARRAY_VALUES, data_elements=st.one_of(st.none(), st.integers(0, 64)),
+        padding=st.sampled_from([0, 0, 1, 7, 5000]), claimed=st.sampled_from([None, None, 0, 10**6, 10**12]),
+    )
+    def check(name, shape, dtype, value, data_elements, padding, claimed):
+        if shape is None:  # the member's true shape: the header passes, the values must be checked
+            shape = np.load(io.BytesIO(members[name])).shape
+        if data_elements is None:  # as many values as the shape needs
+            data_elements = int(np.prod(shape)) if np.prod(shape, dtype=float) <= 1000 else 0
+        data = _hostile_npy(shape, dtype, value, data_elements, padding)
+        edited = _replace_array(members, name, data)
+        if claimed is not None:
+            forged = json.loads(edited["glassnet.json"])
+            forged["files"][name]["bytes"] = claimed
+            edited = _with_manifest(edited, forged)
+        outcomes[_only_model_file_error(fuzz_files["case"], _zip_bytes(edited))] += 1
+
+    check()
+    assert _report(record_property, "stored_arrays", outcomes) >= 250
+    assert outcomes["error"] > 0
 
 
 # --------------------------------------------------------------------------- atomic writes
@@ -684,3 +744,387 @@ def test_model_checkpoint_filepath_with_an_unknown_field_says_which(tmp_path):
     checkpoint = ModelCheckpoint(tmp_path / "ckpt-{val_loss:.2f}.glassnet")
     with pytest.raises(ValueError, match=r"ckpt-\{val_loss:.2f\}.*'val_loss'.*available fields: epoch, loss"):
         model.fit(X, y, epochs=1, verbose=0, callbacks=[checkpoint])
+
+
+# --------------------------------------------------------------------------- bombs and overflow
+def _npy_header(shape, dtype="<f4"):
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": dtype, "fortran_order": False, "shape": shape})
+    return buffer.getvalue()
+
+
+def _deflated_zeros(prefix, gib):
+    """A raw-deflate stream of ``prefix`` then ``gib`` GiB of zero bytes, made without ever
+    holding them: a full flush resets the compressor, so every 1 MiB of zeros compresses to
+    the same block, which is repeated. About 1 KB per MiB: ~3 MB for 3 GiB."""
+    import zlib
+
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    head = compressor.compress(prefix) + compressor.flush(zlib.Z_FULL_FLUSH)
+    block = compressor.compress(bytes(2**20)) + compressor.flush(zlib.Z_FULL_FLUSH)
+    return head + block * (gib * 1024) + compressor.flush(), len(prefix) + gib * 2**30
+
+
+def _raw_zip(members):
+    """A zip archive written by hand from ``(name, deflated_bytes, crc, file_size)``: the sizes
+    in its directory are whatever the caller says, as in a forged file."""
+    import struct
+
+    local, central = bytearray(), bytearray()
+    for name, data, crc, size in members:
+        encoded = name.encode()
+        offset = len(local)
+        local += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0, crc, len(data), size,
+                             len(encoded), 0) + encoded + data
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0, crc, len(data),
+                               size, len(encoded), 0, 0, 0, 0, 0, offset) + encoded
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(members), len(members), len(central),
+                      len(local), 0)
+    return bytes(local + central + end)
+
+
+def _bomb_file(members, manifest, bomb_name, header, claimed=None):
+    """The good file's members, with ``bomb_name`` replaced by ``header`` then 3 GiB of zeros,
+    whose manifest entry claims that size; so does the zip directory, or it lies, claiming
+    ``claimed`` bytes (with the CRC of those first bytes, so that zipfile reads them)."""
+    import zlib
+
+    deflated, size = _deflated_zeros(header, 3)
+    manifest = copy.deepcopy(manifest)
+    manifest["files"][bomb_name]["bytes"] = size
+    entries = []
+    for name, data in _with_manifest(members, manifest).items():
+        if name == bomb_name:
+            crc = 0 if claimed is None else zlib.crc32(header + bytes(claimed - len(header)))
+            entries.append((name, deflated, crc, size if claimed is None else claimed))
+        else:
+            packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+            entries.append((name, packer.compress(data) + packer.flush(), zlib.crc32(data), len(data)))
+    return _raw_zip(entries)
+
+
+#: Loads a file in a fresh process whose address space is capped at what it uses after
+#: importing plus ``HEADROOM`` MiB, and prints the outcome and the peak memory growth.
+_MEASURE = """
+import json, resource, sys, time
+import numpy as np
+import glassnet
+from glassnet.models import Sequential, load_model
+from glassnet.layers import Dense
+from glassnet.saving import ModelFileError
+HEADROOM = 512
+pages = int(open("/proc/self/statm").read().split()[0])
+limit = pages * resource.getpagesize() + HEADROOM * 2**20
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+start = time.perf_counter()
+try:
+    if sys.argv[2] == "model":
+        load_model(sys.argv[1])
+    else:
+        model = Sequential([Dense(5, input_dim=3, activation="relu"), Dense(2, activation="softmax")])
+        model.build()
+        model.load_weights(sys.argv[1])
+    outcome = "loaded"
+except ModelFileError as exc:
+    outcome = "ModelFileError: " + str(exc)
+except BaseException as exc:
+    outcome = type(exc).__name__ + ": " + str(exc)
+grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+print(json.dumps({"outcome": outcome, "grown_mib": grown_mib, "seconds": time.perf_counter() - start}))
+"""
+
+
+def _load_in_a_capped_process(path, kind="model"):
+    import subprocess
+    import sys
+
+    if not os.path.exists("/proc/self/statm"):
+        pytest.skip("measuring a process's memory needs Linux's /proc")
+    source = os.path.join(os.path.dirname(saving.__file__), os.pardir)
+    completed = subprocess.run(
+        [sys.executable, "-c", _MEASURE, str(path), kind], capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": os.path.abspath(source), "OPENBLAS_NUM_THREADS": "1"},
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+@FILES_ONLY
+@pytest.mark.parametrize("lie", [False, True], ids=["honest-directory", "lying-directory"])
+def test_a_3_mb_zip_bomb_is_refused_without_decompressing_it(saved, lie):
+    """weights/0.npy holds a valid header for its (3, 5) kernel followed by 3 GiB of zeros
+    (~3 MB deflated). The manifest claims 3 GiB; so does the zip directory, or (lying) it
+    claims the kernel's true size. Either way: one ModelFileError, and the process grows by
+    a few MiB, not the 3-6 GiB of reading the member whole."""
+    _, path = saved
+    members = _members(path)
+    manifest = json.loads(members["glassnet.json"])
+    header = _npy_header((3, 5))
+    claimed = len(header) + 60 if lie else None
+    data = _bomb_file(members, manifest, "weights/0.npy", header, claimed)
+    assert 2_000_000 < len(data) < 4_000_000
+    path.write_bytes(data)
+    result = _load_in_a_capped_process(path)
+    assert result["outcome"].startswith("ModelFileError: "), result
+    assert str(path) in result["outcome"] and "weights/0.npy" in result["outcome"]
+    assert result["grown_mib"] < 64, result
+
+
+@FILES_ONLY
+def test_a_bomb_with_a_huge_header_shape_stops_at_the_header(saved):
+    _, path = saved
+    members = _members(path)
+    manifest = json.loads(members["glassnet.json"])
+    header = _npy_header((2**28,))  # the directory claims the size of the true (32,) buffer
+    path.write_bytes(_bomb_file(members, manifest, "optimizer/momentums.npy", header, len(header) + 128))
+    result = _load_in_a_capped_process(path)
+    assert result["outcome"].startswith("ModelFileError: "), result
+    assert "optimizer/momentums.npy" in result["outcome"] and "268435456" in result["outcome"]
+    assert result["grown_mib"] < 64, result
+
+
+@FILES_ONLY
+def test_load_weights_npz_bomb_and_member_flood_are_refused_before_reading(tmp_path):
+    import zlib
+
+    deflated, size = _deflated_zeros(_npy_header((3, 5)), 3)
+    bomb = tmp_path / "bomb.npz"
+    bomb.write_bytes(_raw_zip([("w0.npy", deflated, 0, size)] + [
+        (f"w{i}.npy", zlib.compress(b"")[2:-4], 0, 0) for i in range(1, 4)
+    ]))
+    result = _load_in_a_capped_process(bomb, kind="weights")
+    assert result["outcome"].startswith("ModelFileError: "), result
+    assert "w0.npy" in result["outcome"] and result["grown_mib"] < 64, result
+    model = Sequential([Dense(5, input_dim=3, activation="relu"), Dense(2, activation="softmax")])
+    model.build()
+    flood = tmp_path / "flood.npz"  # 20 000 arrays for a model of 4: refused by their names alone
+    with zipfile.ZipFile(flood, "w") as zf:
+        for i in range(20_000):
+            zf.writestr(f"w{i}.npy", _npy(np.zeros(1, "f4")))
+    with pytest.raises(ModelFileError, match=r"has 4 weight arrays.*20000 in all"):
+        model.load_weights(flood)
+
+
+@FILES_ONLY
+def test_a_float64_weight_that_overflows_float32_is_refused_after_the_cast(saved, tmp_path):
+    _, path = saved
+    members = _members(path)
+    kernel = np.load(io.BytesIO(members["weights/2.npy"])).astype(np.float64)
+    kernel[1, 0] = 1e300
+    path.write_bytes(_zip_bytes(_replace_array(members, "weights/2.npy", _npy(kernel))))
+    message = _load_error(path)
+    assert "'weights/2.npy' holds 1e+300" in message and "float32" in message
+    model = _trained_model(epochs=1)
+    weights = [w.astype(np.float64) for w in model.get_weights()]
+    weights[0][0, 0] = -1e300
+    np.savez(tmp_path / "w.npz", **{f"w{i}": w for i, w in enumerate(weights)})
+    with pytest.raises(ModelFileError, match=r"w\.npz.*'w0\.npy' holds -1e\+300.*float32"):
+        model.load_weights(tmp_path / "w.npz")
+
+
+@FILES_ONLY
+@pytest.mark.parametrize("where", ["activation", "optimizer"])
+def test_a_hyperparameter_that_overflows_the_model_dtype_is_refused(tmp_path, where):
+    """alpha = 1e308 is a float64 number, but infinity in a float32 model (which then
+    predicted NaN); a learning rate of 1e300 likewise."""
+    set_random_seed(0)
+    model = Sequential([Dense(4, input_dim=3, activation="leaky_relu"), Dense(1)])
+    model.compile(loss="mse", optimizer="sgd")
+    path = tmp_path / "m.glassnet"
+    model.save(path)
+    members = _members(path)
+    manifest = json.loads(members["glassnet.json"])
+    if where == "activation":
+        manifest["model"]["layers"][0]["config"]["activation"]["alpha"] = 1e308
+        expected = "model.layers.0.config.activation.alpha = 1e+308 is not a finite float32"
+    else:
+        manifest["compile"]["optimizer"]["learning_rate"] = 1e300
+        expected = "compile.optimizer.learning_rate = 1e+300 is not a finite float32"
+    path.write_bytes(_zip_bytes(_with_manifest(members, manifest)))
+    assert expected in _load_error(path)
+
+
+# --------------------------------------------------------------------------- where a save writes
+@FILES_ONLY
+def test_saving_through_a_symlink_replaces_its_target_and_keeps_the_link(tmp_path):
+    """The link lives in one folder, its target in another: the target is replaced (from a
+    temporary file in the target's folder) and the link still points at it."""
+    model = _trained_model(epochs=1)
+    links, store = tmp_path / "links", tmp_path / "store"
+    links.mkdir()
+    store.mkdir()
+    target, link = store / "real.glassnet", links / "model.glassnet"
+    model.save(target)
+    link.symlink_to(target)
+    hard = store / "hard.glassnet"
+    os.link(target, hard)
+    old_kernel = model.get_weights()[0]
+    model.fit(*_data(), epochs=2, verbose=0)
+    model.save(link)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert np.array_equal(load_model(target).get_weights()[0], model.get_weights()[0])
+    assert _listing(links) == ["model.glassnet"] and _listing(store) == ["hard.glassnet", "real.glassnet"]
+    # A hard link keeps the old file (the save renames a new file into place, as it must to be atomic).
+    assert np.array_equal(load_model(hard).get_weights()[0], old_kernel)
+    dangling = links / "new.glassnet"
+    dangling.symlink_to(store / "created.glassnet")
+    model.save(dangling)
+    assert dangling.is_symlink()
+    assert np.array_equal(load_model(store / "created.glassnet").get_weights()[0], model.get_weights()[0])
+
+
+@FILES_ONLY
+def test_saving_onto_a_fifo_is_refused_and_the_fifo_kept(tmp_path):
+    model = _trained_model(epochs=1)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for save in (model.save, model.save_weights):
+        with pytest.raises(ValueError, match=r"filepath '.*pipe' is a FIFO \(named pipe\)"):
+            save(fifo)
+    link = tmp_path / "to-pipe.glassnet"
+    link.symlink_to(fifo)
+    with pytest.raises(ValueError, match=r"to-pipe.glassnet \(-> .*pipe\)' is a FIFO"):
+        model.save(link)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and link.is_symlink()
+    assert _listing(tmp_path) == ["pipe", "to-pipe.glassnet"]
+
+
+@FILES_ONLY
+def test_loading_a_fifo_is_refused_instead_of_waiting_for_a_writer(tmp_path):
+    """Opening a FIFO for reading blocks until someone writes: the loader must not open it."""
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "pipe.glassnet"
+    os.mkfifo(fifo)
+    script = (
+        "import sys\n"
+        "from glassnet.layers import Dense\n"
+        "from glassnet.models import Sequential, load_model\n"
+        "from glassnet.saving import ModelFileError\n"
+        "model = Sequential([Dense(1, input_dim=2)])\n"
+        "for load in (load_model, model.load_weights):\n"
+        "    try:\n"
+        "        load(sys.argv[1])\n"
+        "    except ModelFileError as exc:\n"
+        "        print(exc)\n"
+    )
+    source = os.path.abspath(os.path.join(os.path.dirname(saving.__file__), os.pardir))
+    completed = subprocess.run([sys.executable, "-c", script, str(fifo)], capture_output=True, text=True,
+                               timeout=60, env={**os.environ, "PYTHONPATH": source})
+    lines = completed.stdout.splitlines()
+    assert len(lines) == 2 and all("is a FIFO (named pipe), not a model file" in line for line in lines), (
+        completed.stdout + completed.stderr)
+
+
+@FILES_ONLY
+def test_saving_onto_a_character_device_is_refused(tmp_path):
+    device = tmp_path / "null"
+    try:
+        os.mknod(device, stat.S_IFCHR | 0o666, os.makedev(1, 3))  # what /dev/null is
+    except (PermissionError, AttributeError, OSError) as exc:
+        pytest.skip(f"cannot make a character device here (needs root with CAP_MKNOD): {exc}")
+    model = _trained_model(epochs=1)
+    with pytest.raises(ValueError, match="is a character device"):
+        model.save(device)
+    assert stat.S_ISCHR(os.stat(device).st_mode)
+
+
+@FILES_ONLY
+def test_an_empty_path_or_a_folder_is_named_as_the_filepath_parameter(tmp_path):
+    model = _trained_model(epochs=1)
+    with pytest.raises(ValueError, match="filepath must name a file, got an empty path") as info:
+        model.save("")
+    assert ".tmp" not in str(info.value)
+    with pytest.raises(IsADirectoryError, match=r"filepath '.*' is a folder") as info:
+        model.save(tmp_path)
+    assert ".tmp" not in str(info.value) and "model.glassnet" in str(info.value)
+    with pytest.raises(IsADirectoryError, match="filepath"):
+        model.save_weights(tmp_path)
+    assert _listing(tmp_path) == []
+
+
+@FILES_ONLY
+def test_stale_temporary_files_of_a_killed_save_are_removed_on_the_next_save(saved):
+    model, path = saved
+    dead = _a_finished_process_id()
+    stale = path.parent / f".{path.name}.{dead}.k3j_x9q2.tmp"
+    stale.write_bytes(b"half a model")
+    live = path.parent / f".{path.name}.{os.getppid()}.abcdefgh.tmp"  # a live process's: kept
+    live.write_bytes(b"being written")
+    other = path.parent / f".other.glassnet.{dead}.k3j_x9q2.tmp"  # another target's: kept
+    other.write_bytes(b"not ours")
+    model.save(path)
+    assert _listing(path.parent) == sorted([other.name, live.name, path.name])
+
+
+def _a_finished_process_id():
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+@FILES_ONLY
+def test_sigkill_during_a_save_leaves_a_temporary_file_that_the_next_save_removes(saved):
+    """A real SIGKILL: a child process stops inside the save (its temporary file written,
+    not yet renamed) and is killed. The old file is intact; the next save cleans up."""
+    import signal
+    import subprocess
+    import sys
+
+    model, path = saved
+    before = path.read_bytes()
+    script = (
+        "import os, sys, time\n"
+        "from glassnet import saving\n"
+        "from glassnet.models import load_model\n"
+        "model = load_model(sys.argv[1])\n"
+        "def stop(src, dst):\n"
+        "    print('ready', flush=True)\n"
+        "    time.sleep(60)\n"
+        "saving.os.replace = stop\n"
+        "model.save(sys.argv[1])\n"
+    )
+    source = os.path.abspath(os.path.join(os.path.dirname(saving.__file__), os.pardir))
+    child = subprocess.Popen([sys.executable, "-c", script, str(path)], stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": source})
+    try:
+        assert child.stdout.readline().strip() == "ready"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        child.stdout.close()
+    orphans = [name for name in _listing(path.parent) if name.endswith(".tmp")]
+    assert len(orphans) == 1 and orphans[0].startswith(f".{path.name}.{child.pid}.")
+    assert path.read_bytes() == before
+    model.save(path)
+    assert _listing(path.parent) == [path.name]
+
+
+@FILES_ONLY
+@pytest.mark.parametrize("name", ["model.h5", "weights.best.hdf5", "model.keras"])
+def test_saving_to_a_keras_file_name_says_the_file_is_glassnets_own_format(tmp_path, name):
+    model = _trained_model(epochs=1)
+    with pytest.warns(UserWarning, match=r"glassnet's own format.*not HDF5.*load_model") as record:
+        model.save(tmp_path / name)
+    assert record[0].filename == __file__  # points at the caller's line
+    assert load_model(tmp_path / name).epochs_trained == 1
+
+
+@FILES_ONLY
+def test_refuse_same_file_compares_files_not_strings(tmp_path):
+    source = tmp_path / "a.glassnet"
+    source.write_bytes(b"x")
+    (tmp_path / "hard.glassnet").hardlink_to(source)
+    (tmp_path / "soft.glassnet").symlink_to(source)
+    for target in (source, tmp_path / "." / "a.glassnet", tmp_path / "hard.glassnet",
+                   tmp_path / "soft.glassnet"):
+        with pytest.raises(ValueError, match="is the same file as model"):
+            saving.refuse_same_file("model", source, "output", target)
+    saving.refuse_same_file("model", source, "output", tmp_path / "b.onnx")  # does not exist yet: fine
+    (tmp_path / "b.onnx").write_bytes(b"x")
+    saving.refuse_same_file("model", source, "output", tmp_path / "b.onnx")

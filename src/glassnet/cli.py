@@ -1,13 +1,99 @@
-"""The ``glassnet`` command: ``glassnet demo circles``, ``glassnet explain model.glassnet``, ..."""
+"""The ``glassnet`` command: ``glassnet demo circles``, ``glassnet explain model.glassnet``, ...
+
+Every problem with a command line (a bad number, a missing or damaged file, a missing
+optional extra, a folder that cannot be written) is one line on stderr naming the cause
+and the fix, and exit status 2 (argparse's convention), found before any training or
+writing starts.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import os
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+from glassnet._validation import check_int
+
+#: The optional extras the commands use, and the modules each provides.
+EXTRAS = {"viz": ("matplotlib", "PIL"), "onnx": ("onnx",)}
+
+
+class CommandError(Exception):
+    """A problem with the command line: printed as ``glassnet <command>: error: <message>``."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line (no usage block) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _number(name: str, minimum: int | None) -> Callable[[str], int]:
+    """An argparse ``type`` for an integer option, checked as the API checks it."""
+
+    def parse(text: str) -> int:
+        try:
+            return check_int(name, int(text), minimum=minimum)
+        except ValueError as exc:  # not an integer, or below the minimum
+            bound = "" if minimum is None else f" >= {minimum}"
+            raise argparse.ArgumentTypeError(f"expected an integer{bound}, got {text!r}") from exc
+
+    return parse
+
+
+def require_extra(extra: str, purpose: str) -> None:
+    """Raise :class:`CommandError` naming the pip command when ``extra``'s modules are missing."""
+    missing = []
+    for module in EXTRAS[extra]:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        raise CommandError(f"{purpose} needs the {extra} extra ({', '.join(missing)} not installed): "
+                           f'pip install "glassnet[{extra}]"')
+
+
+def _check_folder_writable(option: str, folder: str) -> None:
+    """``folder`` exists and can be written, or can be created (its nearest existing
+    ancestor is a folder that can be written): tested by writing a temporary file."""
+    existing = os.path.abspath(folder)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise CommandError(f"{option} {folder!r} cannot be a folder: {existing!r} is a file")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise CommandError(f"{option} {folder!r}: cannot write in {existing!r} ({exc.strerror or exc}); "
+                           "choose a folder you can write to") from None
+
+
+def _load(path: str, compile: bool) -> Any:
+    """The model saved at ``path``; a missing, unreadable or damaged file is a CommandError."""
+    from glassnet.models import load_model
+    from glassnet.saving import ModelFileError
+
+    try:
+        return load_model(path, compile=compile)
+    except FileNotFoundError:
+        raise CommandError(f"no model file at {path!r}") from None
+    except (ModelFileError, OSError) as exc:
+        raise CommandError(str(exc)) from None
 
 
 def _demo(args: argparse.Namespace) -> int:
+    if args.plots is not None:
+        require_extra("viz", "--plots")
+        _check_folder_writable("--plots", args.plots)
+    if args.mnist is not None and not os.path.exists(args.mnist):
+        raise CommandError(f"--mnist {args.mnist!r} does not exist (give an MNIST folder or CSV file)")
     from glassnet import demos
 
     run = demos.DEMOS[args.name]
@@ -29,50 +115,57 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _summary(args: argparse.Namespace) -> int:
-    from glassnet.models import load_model
-
-    load_model(args.model, compile=False).summary()
+    _load(args.model, compile=False).summary()
     return 0
 
 
 def _explain(args: argparse.Namespace) -> int:
     from glassnet.explain import explain
-    from glassnet.models import load_model
 
-    model = load_model(args.model, compile=True)
+    model = _load(args.model, compile=True)
     print(explain(model, batch_size=args.batch_size, latex=args.latex))
     return 0
 
 
 def _export(args: argparse.Namespace) -> int:
-    from glassnet.onnx import export_command
+    from glassnet.saving import check_save_path, refuse_same_file
 
-    return export_command(args.model, args.onnx, opset=args.opset)
+    refuse_same_file("model", args.model, "onnx", args.onnx)
+    check_save_path("onnx", args.onnx)
+    require_extra("onnx", "glassnet export")
+    _load(args.model, compile=False)  # a missing or damaged file is reported before importing onnx
+    try:
+        from glassnet.onnx import export_command
+    except ImportError:
+        raise CommandError('glassnet export needs the onnx extra: pip install "glassnet[onnx]"') from None
+    # export_command prints its own one-line error (a layer ONNX cannot express, ...).
+    return 0 if export_command(args.model, args.onnx, opset=args.opset) == 0 else 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="glassnet", description="A small, readable neural-network library that shows its mathematics."
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="train one of the articles' worked examples")
     demo.add_argument("name", choices=["circles", "digit9", "fruit"])
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    demo.add_argument("--epochs", type=int, default=None, help="number of epochs")
+    demo.add_argument("--seed", type=_number("--seed", 0), default=0, help="random seed (default 0)")
+    demo.add_argument("--epochs", type=_number("--epochs", 1), default=None, help="number of epochs")
     demo.add_argument("--verbose", type=int, choices=[0, 1, 2], default=None,
                       help="0 silent, 1 progress bar, 2 one line per epoch (default: auto)")
     demo.add_argument("--mnist", default=None,
                       help="digit9: MNIST directory or CSV instead of the built-in slice")
     demo.add_argument("--plots", metavar="DIR", default=None,
-                      help="write the animation, history, network and boundary pictures into DIR")
+                      help="write the animation, history, network and boundary pictures into DIR "
+                           '(needs pip install "glassnet[viz]")')
     demo.set_defaults(func=_demo)
 
     explain = commands.add_parser(
         "explain", help="the shapes and equations of every layer of a saved model"
     )
     explain.add_argument("model", help="a file written by model.save()")
-    explain.add_argument("--batch-size", type=int, default=None,
+    explain.add_argument("--batch-size", type=_number("--batch-size", 1), default=None,
                          help="show shapes for this many examples (default: symbolic m)")
     explain.add_argument("--latex", action="store_true", help="print LaTeX instead of plain text")
     explain.set_defaults(func=_explain)
@@ -80,20 +173,28 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="convert a saved model to ONNX (needs glassnet[onnx])")
     export.add_argument("model", help="a file written by model.save()")
     export.add_argument("onnx", help="the .onnx file to write")
-    export.add_argument("--opset", type=int, default=None, help="ONNX opset (default 17)")
+    export.add_argument("--opset", type=_number("--opset", 1), default=None, help="ONNX opset (default 17)")
     export.set_defaults(func=_export)
 
     summary = commands.add_parser("summary", help="print the summary of a saved model")
-    summary.add_argument("model")
+    summary.add_argument("model", help="a file written by model.save()")
     summary.set_defaults(func=_summary)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one ``glassnet`` command; returns the exit status (2 for any usage problem)."""
     args = build_parser().parse_args(argv)
     if getattr(args, "verbose", None) is None and args.command == "demo":
         args.verbose = "auto"
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except (CommandError, OSError, ValueError) as exc:
+        # OSError/ValueError: what the library raises for a bad file or argument that only
+        # shows once read (an MNIST CSV of the wrong width, a full disk).
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"glassnet {args.command}: error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover
