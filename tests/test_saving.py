@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from glassnet import saving
+from glassnet import fileformat, saving
 from glassnet.callbacks import Callback, ModelCheckpoint
 from glassnet.layers import Dense, Dropout
 from glassnet.models import Sequential, load_model
@@ -128,10 +128,11 @@ def test_file_is_a_zip_of_json_and_npy_with_a_versioned_manifest(saved):
     assert [layer["class_name"] for layer in manifest["model"]["layers"]] == ["Dense", "Dropout", "Dense"]
 
 
-def test_no_pickle_anywhere_in_the_saving_module():
-    source = open(saving.__file__, encoding="utf-8").read()
-    assert "import pickle" not in source
-    assert "allow_pickle=True" not in source
+def test_no_pickle_anywhere_in_the_saving_modules():
+    for module in (saving, fileformat):
+        source = open(module.__file__, encoding="utf-8").read()
+        assert "import pickle" not in source
+        assert "allow_pickle=True" not in source
 
 
 def test_round_trip_restores_weights_optimizer_epoch_and_random_state(saved):
@@ -641,7 +642,7 @@ def test_failing_file_write_after_some_bytes_keeps_the_previous_file(saved, monk
             self.handle.close()
             super().close()
 
-    monkeypatch.setattr(saving.os, "fdopen", lambda fd, mode: ShortDisk(real_fdopen(fd, mode)))
+    monkeypatch.setattr(fileformat.os, "fdopen", lambda fd, mode: ShortDisk(real_fdopen(fd, mode)))
     with pytest.raises(_DiskFull):
         model.save(path)
     monkeypatch.undo()
@@ -655,7 +656,7 @@ def test_failing_rename_keeps_the_previous_file(saved, monkeypatch):
     def failing_replace(src, dst):
         raise PermissionError("rename refused")
 
-    monkeypatch.setattr(saving.os, "replace", failing_replace)
+    monkeypatch.setattr(fileformat.os, "replace", failing_replace)
     with pytest.raises(PermissionError):
         model.save(path)
     monkeypatch.undo()
@@ -681,7 +682,7 @@ def test_failing_save_weights_keeps_the_previous_file(tmp_path, monkeypatch):
     path = tmp_path / "weights.npz"
     model.save_weights(path)
     before = path.read_bytes()
-    monkeypatch.setattr(saving.os, "replace", lambda src, dst: (_ for _ in ()).throw(OSError("EIO")))
+    monkeypatch.setattr(fileformat.os, "replace", lambda src, dst: (_ for _ in ()).throw(OSError("EIO")))
     with pytest.raises(OSError, match="EIO"):
         model.save_weights(path)
     monkeypatch.undo()
@@ -705,7 +706,7 @@ def test_model_checkpoint_failing_mid_run_keeps_the_last_good_checkpoint(tmp_pat
             raise _DiskFull("No space left on device")
         return real_replace(src, dst)
 
-    monkeypatch.setattr(saving.os, "replace", replace_failing_on_third_save)
+    monkeypatch.setattr(fileformat.os, "replace", replace_failing_on_third_save)
     X, y = _data()
     with pytest.raises(_DiskFull):
         model.fit(X, y, epochs=5, batch_size=8, verbose=0, callbacks=[ModelCheckpoint(path)])
@@ -1080,13 +1081,13 @@ def test_sigkill_during_a_save_leaves_a_temporary_file_that_the_next_save_remove
     before = path.read_bytes()
     script = (
         "import os, sys, time\n"
-        "from glassnet import saving\n"
+        "from glassnet import fileformat\n"
         "from glassnet.models import load_model\n"
         "model = load_model(sys.argv[1])\n"
         "def stop(src, dst):\n"
         "    print('ready', flush=True)\n"
         "    time.sleep(60)\n"
-        "saving.os.replace = stop\n"
+        "fileformat.os.replace = stop\n"
         "model.save(sys.argv[1])\n"
     )
     source = os.path.abspath(os.path.join(os.path.dirname(saving.__file__), os.pardir))

@@ -16,9 +16,9 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {
     "activations", "backend", "callbacks", "config", "datasets", "demos", "diagnostics",
-    "distributed", "errors", "explain", "functional", "initializers", "layers", "losses", "metrics",
-    "models", "onnx", "optimizers", "regularizers", "saving", "schedules", "sklearn", "training",
-    "utils", "viz",
+    "distributed", "errors", "explain", "fileformat", "functional", "initializers", "layers",
+    "losses", "metrics", "models", "onnx", "optimizers", "regularizers", "saving", "schedules",
+    "sequential", "sklearn", "training", "utils", "viz",
 }
 _FUNCTIONS = {
     "gradient_check": "glassnet.diagnostics",

@@ -41,7 +41,7 @@ from glassnet._validation import (
 )
 from glassnet.backend import require_numpy_model
 from glassnet.callbacks import Callback, History
-from glassnet.errors import DiagnosticWarning
+from glassnet.errors import DiagnosticWarning, NotCompiledError
 from glassnet.explain import format_shape
 from glassnet.utils import make_rng
 
@@ -143,8 +143,6 @@ class GradientCheckReport:
 # ======================================================================== shared helpers
 def _require_compiled(model: Any, what: str) -> None:
     if not model.compiled or model.loss is None:
-        from glassnet.models import NotCompiledError
-
         raise NotCompiledError(
             f"Cannot {what}: the model has no loss yet. Compile it first, e.g. "
             "model.compile(loss='binary_crossentropy', optimizer='adam')"

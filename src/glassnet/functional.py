@@ -25,82 +25,19 @@ through the same layer registry as ``load_model`` (``glassnet.layers.get``), wit
 from __future__ import annotations
 
 import json
-import weakref
 from typing import Any
 
 from glassnet._validation import _describe
 from glassnet.layers import Input
-from glassnet.layers.base import Layer
-from glassnet.models import Sequential
-
-_CHAINS_ONLY = (
-    "glassnet's functional API builds chains: each layer is called on one tensor, and each "
-    "tensor is used by one layer (Input -> layer -> layer -> ... -> outputs). Branches, merges "
-    "(Concatenate, Add), several inputs or several outputs are not supported"
-)
-
-
-class SymbolicTensor:
-    """The output of ``layer(x)`` where ``x`` is ``Input(...)`` or another SymbolicTensor.
-
-    Attributes
-    ----------
-    parent : Input or SymbolicTensor
-        The tensor the last layer was called on.
-    input : Input
-        Where the chain starts.
-    layers : tuple of Layer
-        The layers from ``input`` to this tensor, in order.
-    shape : tuple of int
-        The shape of one example (without the batch dimension), as ``Input.shape``.
-    """
-
-    def __init__(self, parent: Input | SymbolicTensor, layer: Layer, shape: tuple[int, ...]) -> None:
-        self.parent = parent
-        self.input: Input = parent if isinstance(parent, Input) else parent.input
-        self.layers: tuple[Layer, ...] = (layer,) if isinstance(parent, Input) else (*parent.layers, layer)
-        self.shape = shape
-
-    def __repr__(self) -> str:
-        last = self.layers[-1].name if self.layers else self.input.name
-        return f"<SymbolicTensor shape={(None, *self.shape)} from {last!r}>"
-
-
-def is_symbolic(value: Any) -> bool:
-    """Whether ``value`` is (or is a list holding) ``Input(...)`` or a :class:`SymbolicTensor`."""
-    if isinstance(value, list | tuple):
-        return any(isinstance(item, Input | SymbolicTensor) for item in value)
-    return isinstance(value, Input | SymbolicTensor)
-
-
-# The layers each tensor was given to: a second one is a branch.
-_consumers: weakref.WeakKeyDictionary[Any, list[Layer]] = weakref.WeakKeyDictionary()
-
-
-def connect(layer: Layer, tensor: Any) -> SymbolicTensor:
-    """``layer(tensor)`` for a symbolic ``tensor``: the chain grows by ``layer``.
-
-    The layer is built for the tensor's shape, so the returned tensor knows its
-    own shape (and a wrong shape fails here, at the line that made it).
-    """
-    if isinstance(tensor, list | tuple):
-        raise ValueError(f"Layer {layer.name!r} was called on {len(tensor)} tensors. {_CHAINS_ONLY}")
-    chain = () if isinstance(tensor, Input) else tensor.layers
-    if any(existing is layer for existing in chain):
-        raise ValueError(f"Layer {layer.name!r} is already in this chain (shared layers are not "
-                         f"supported). {_CHAINS_ONLY}")
-    layer.param_specs = []
-    layer.build(tensor.shape)
-    _consumers.setdefault(tensor, []).append(layer)
-    assert layer.output_shape is not None, "build() sets output_shape"
-    return SymbolicTensor(tensor, layer, tuple(layer.output_shape))
+from glassnet.layers.symbolic import CHAINS_ONLY, SymbolicTensor, consumers
+from glassnet.sequential import Sequential
 
 
 def _single(name: str, value: Any, kind: type | tuple[type, ...]) -> Any:
     """``value`` itself, or the only element of a one-element list (Keras accepts both)."""
     if isinstance(value, list | tuple):
         if len(value) != 1:
-            raise ValueError(f"Model got {len(value)} {name}. {_CHAINS_ONLY}")
+            raise ValueError(f"Model got {len(value)} {name}. {CHAINS_ONLY}")
         value = value[0]
     if not isinstance(value, kind):
         raise TypeError(f"Model {name} must be what Input(shape=...) returns (inputs) or what a layer "
@@ -134,7 +71,10 @@ class Model(Sequential):
         result = _single("outputs", outputs, SymbolicTensor)
         if result.input is not source:
             raise ValueError(f"The outputs are not computed from these inputs ({source!r}): "
-                             f"they start at {result.input!r}. {_CHAINS_ONLY}")
+                             f"they start at {result.input!r}. {CHAINS_ONLY}")
+        if not result.layers:
+            raise TypeError("Model outputs must be what a layer called on the inputs returns, got "
+                            f"{_describe(result)}")
         _check_chain(result)
         super().__init__([source, *result.layers], name=name or "functional")
         self.inputs, self.outputs = [source], [result]
@@ -146,14 +86,14 @@ class Model(Sequential):
 
 def _check_chain(result: SymbolicTensor) -> None:
     """Refuse branches: each tensor on the way from the input to ``result`` feeds one layer."""
-    tensor: Input | SymbolicTensor = result
-    while isinstance(tensor, SymbolicTensor):
+    tensor = result
+    while tensor.parent is not None:
         parent, layer = tensor.parent, tensor.layers[-1]
-        others = [user.name for user in _consumers.get(parent, []) if user is not layer]
+        others = [user.name for user in consumers.get(parent, []) if user is not layer]
         if others:
-            where = "the Input" if isinstance(parent, Input) else f"the output of {parent.layers[-1].name!r}"
+            where = "the Input" if parent.parent is None else f"the output of {parent.layers[-1].name!r}"
             raise ValueError(f"{where} is used by {len(others) + 1} layers ({layer.name!r}, "
-                             f"{', '.join(repr(name) for name in others)}): a branch. {_CHAINS_ONLY}")
+                             f"{', '.join(repr(name) for name in others)}): a branch. {CHAINS_ONLY}")
         tensor = parent
 
 

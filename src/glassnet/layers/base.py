@@ -18,6 +18,7 @@ import numpy as np
 
 from glassnet import initializers, regularizers
 from glassnet.backend import dtype_name, xp
+from glassnet.layers.symbolic import connect, is_symbolic
 
 _name_counts: dict[str, int] = {}
 
@@ -150,10 +151,8 @@ class Layer:
     def __call__(self, A_prev: Any, training: bool = False) -> Any:
         """``layer(A_prev)`` runs :meth:`forward`; on ``Input(...)`` or another layer's symbolic
         output it records the chain for ``Model(inputs, outputs)`` (see glassnet.functional)."""
-        from glassnet import functional
-
-        if functional.is_symbolic(A_prev):
-            return functional.connect(self, A_prev)
+        if is_symbolic(A_prev):
+            return connect(self, A_prev)
         return self.forward(A_prev, training=training)
 
     # -- bookkeeping --------------------------------------------------------------

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from glassnet.layers.base import _check_shape
+from glassnet.layers.symbolic import SymbolicTensor
 
 
-class Input:
+class Input(SymbolicTensor):
     """The shape of one input example (without the batch dimension).
 
     ``Sequential([Input(shape=(2,)), Dense(4, activation='relu'), ...])`` is the
@@ -21,7 +22,7 @@ class Input:
     """
 
     def __init__(self, shape: Any, name: str | None = None) -> None:
-        self.shape = _check_shape("shape", shape)
+        super().__init__(None, None, _check_shape("shape", shape))
         self.name = name or "input_layer"
 
     def __repr__(self) -> str:
