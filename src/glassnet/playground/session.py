@@ -18,6 +18,7 @@ import math
 import secrets
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
@@ -38,6 +39,10 @@ from glassnet.playground.settings import (
     check_index,
     parse_settings,
 )
+
+# fit warns when the loss diverges; the page says so itself (the "stopped" message), in words.
+warnings.filterwarnings("ignore", message=r"Epoch \d+: the loss is .*diverged", category=RuntimeWarning,
+                        module=__name__)
 
 FRAME_INTERVAL = 1 / 60          # at most 60 epochs (and frames) a second: training you can watch
 DIAGNOSE_INTERVAL = 0.5          # seconds between diagnoses while training
