@@ -32,7 +32,8 @@ def _disc_and_ring(n: int, noise: float, rng: np.random.Generator) -> tuple[np.n
     return X + noise * rng.standard_normal((n, 2)), y
 
 
-def _blobs(n: int, noise: float, rng: np.random.Generator, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _blobs(n: int, noise: float, rng: np.random.Generator,
+           centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """One Gaussian blob per centre (standard deviation 0.1 + noise, in unit coordinates)."""
     y = (np.arange(n) % len(centres)).astype(np.int64)
     X = centres[y] + (0.1 + noise) * rng.standard_normal((n, 2))

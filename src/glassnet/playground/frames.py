@@ -67,7 +67,8 @@ def node_maps(model: Any, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(maps), np.array(A)
 
 
-def encode(header: dict[str, Any], outputs: np.ndarray, nodes: np.ndarray, weights: list[np.ndarray]) -> bytes:
+def encode(header: dict[str, Any], outputs: np.ndarray, nodes: np.ndarray,
+           weights: list[np.ndarray]) -> bytes:
     """Pack one frame (see the module docstring)."""
     header = {**header, "outputMaps": int(outputs.shape[0]), "grid": OUTPUT_GRID,
               "nodes": int(nodes.shape[0]), "nodeGrid": NODE_GRID}

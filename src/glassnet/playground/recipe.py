@@ -58,10 +58,9 @@ def build_model(settings: Settings) -> Sequential:
         if spec["regularizer"] is not None:
             kind, rate = spec["regularizer"]
             regularizer = getattr(regularizers, kind)(rate)
-        extra = {"input_dim": len(settings.features)} if position == 0 else {}
         layers.append(Dense(spec["units"], activation=spec["activation"], name=spec["name"],
                             kernel_initializer=spec["initializer"], kernel_regularizer=regularizer,
-                            **extra))
+                            input_dim=len(settings.features) if position == 0 else None))
     class_name, options = OPTIMIZER_CODE[settings.optimizer]
     optimizer = getattr(optimizers, class_name)(learning_rate=settings.learning_rate, **options)
     metrics = [] if settings.task == "regression" else ["accuracy"]

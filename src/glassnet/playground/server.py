@@ -93,7 +93,11 @@ async def playground_socket(websocket: WebSocket) -> None:
         return
     loop = asyncio.get_running_loop()
     wake = asyncio.Event()
-    session = await asyncio.to_thread(Session, state.limits, lambda: loop.call_soon_threadsafe(wake.set))
+
+    def notify() -> None:                # called from the session's thread
+        loop.call_soon_threadsafe(wake.set)
+
+    session = await asyncio.to_thread(Session, state.limits, notify)
     state.sessions[session.token] = session
     sender = asyncio.create_task(_send_loop(websocket, session, wake))
     try:

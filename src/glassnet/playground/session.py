@@ -22,7 +22,7 @@ import warnings
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -30,7 +30,7 @@ from glassnet.diagnostics import diagnose
 from glassnet.explain import explain, format_shape
 from glassnet.playground import frames
 from glassnet.playground.data import DOMAIN, FEATURE_LATEX, features, make_dataset, parse_csv, split
-from glassnet.playground.recipe import build_model, script, targets
+from glassnet.playground.recipe import build_model, layer_specs, script, targets
 from glassnet.playground.settings import (
     Limits,
     MessageError,
@@ -111,7 +111,8 @@ class Session:
             X_train, X_test, y_train, y_test = X, X, y, y
         self.settings = settings
         self.X_train, self.X_test, self.y_train, self.y_test = X_train, X_test, y_train, y_test
-        self.A0_train, self.A0_test = features(X_train, settings.features), features(X_test, settings.features)
+        self.A0_train = features(X_train, settings.features)
+        self.A0_test = features(X_test, settings.features)
         self.Y_train, self.Y_test = targets(settings, y_train), targets(settings, y_test)
         self.model = build_model(settings)
         self.grid_inputs = frames.GridInputs(settings.features)
@@ -138,7 +139,7 @@ class Session:
         } for info in explanation.layers]
         return {
             "type": "model", "token": self.token, "settings": settings.to_dict(), "task": settings.task,
-            "layerSizes": [len(settings.features), *[int(np.prod(layer.output_shape)) for layer in model.layers]],
+            "layerSizes": [len(settings.features), *[spec["units"] for spec in layer_specs(settings)]],
             "featureLatex": [FEATURE_LATEX[name] for name in settings.features],
             "explanation": {"layers": layers, "latex": explanation.to_latex(),
                             "batchSize": explanation.batch_size},
@@ -164,10 +165,10 @@ class Session:
     def _measure(self) -> None:
         """Loss and accuracy on the whole training and test sets (as evaluate computes them)."""
         model = self.model
-        train = model.evaluate(self.A0_train, self.Y_train, batch_size=len(self.A0_train), verbose=0,
-                               return_dict=True)
-        test = model.evaluate(self.A0_test, self.Y_test, batch_size=len(self.A0_test), verbose=0,
-                              return_dict=True)
+        train = cast("dict[str, float]", model.evaluate(self.A0_train, self.Y_train, verbose=0,
+                                                        batch_size=len(self.A0_train), return_dict=True))
+        test = cast("dict[str, float]", model.evaluate(self.A0_test, self.Y_test, verbose=0,
+                                                       batch_size=len(self.A0_test), return_dict=True))
         self.metrics = {"trainLoss": frames.finite_or_none(train["loss"]),
                         "testLoss": frames.finite_or_none(test["loss"]),
                         "trainAccuracy": train.get("accuracy"), "testAccuracy": test.get("accuracy")}
@@ -207,11 +208,12 @@ class Session:
         self._measure()
         self.history["loss"].append(self.metrics["trainLoss"])
         self.history["test_loss"].append(self.metrics["testLoss"])
-        if self.metrics["trainLoss"] is None or self.metrics["trainLoss"] > 1e6:
+        loss = self.metrics["trainLoss"]
+        if loss is None or loss > 1e6:
             self._running = False
+            what = "not a number (NaN or infinite)" if loss is None else "above a million"
             self._send({"type": "stopped", "epoch": self.epoch, "reason": (
-                f"Training stopped at epoch {self.epoch}: the training loss is "
-                f"{'not a number (NaN or infinite)' if self.metrics['trainLoss'] is None else 'above a million'}"
+                f"Training stopped at epoch {self.epoch}: the training loss is {what}"
                 " - the run has diverged. The steps were too large for this network: lower the "
                 "learning rate (or pick Adam), add regularisation, or remove features with large values.")})
 
@@ -227,7 +229,8 @@ class Session:
                     "marks": {}}
         findings = [{"severity": f.severity, "kind": f.kind, "message": f.message, "remedies": f.remedies,
                      "layer": f.layer} for f in diagnosis]
-        flagged = {f.layer: f.kind for f in diagnosis if f.kind in ("dead_relu", "saturated_units") and f.layer}
+        flagged = {f.layer: f.kind for f in diagnosis
+                   if f.kind in ("dead_relu", "saturated_units") and f.layer}
         return {"type": "diagnosis", "epoch": self.epoch, "findings": findings,
                 "marks": self._unit_marks(flagged), "majorityRate": diagnosis.majority_rate}
 
@@ -320,7 +323,8 @@ class Session:
         if message["set"] not in ("train", "test"):
             raise MessageError(f"set must be 'train' or 'test', got {message['set']!r}")
         with self._lock:
-            A0, Y = (self.A0_train, self.Y_train) if message["set"] == "train" else (self.A0_test, self.Y_test)
+            train = message["set"] == "train"
+            A0, Y = (self.A0_train, self.Y_train) if train else (self.A0_test, self.Y_test)
             index = check_index("index", message["index"], len(A0))
             trace = self.model.trace(A0[index], Y[index], max_values=16)
             steps = [{key: _json_lists(value) for key, value in step.items()} for step in trace.steps]
