@@ -44,9 +44,9 @@ def _signed_bytes(values: np.ndarray) -> np.ndarray:
 
 
 def _node_samples(values: np.ndarray) -> np.ndarray:
-    """(G², units) -> (units, g²): every NODE_STRIDE-th point of every NODE_STRIDE-th row."""
-    cube = values.reshape(OUTPUT_GRID, OUTPUT_GRID, -1)[::NODE_STRIDE, ::NODE_STRIDE]
-    return cube.reshape(NODE_GRID * NODE_GRID, -1).T
+    """(G², units) -> (units, g²) bytes: every NODE_STRIDE-th point of every NODE_STRIDE-th row."""
+    cube = np.asarray(values).reshape(OUTPUT_GRID, OUTPUT_GRID, -1)[::NODE_STRIDE, ::NODE_STRIDE]
+    return _signed_bytes(cube.reshape(NODE_GRID * NODE_GRID, -1)).T
 
 
 def output_bytes(output: np.ndarray, task: str) -> np.ndarray:
@@ -59,11 +59,11 @@ def output_bytes(output: np.ndarray, task: str) -> np.ndarray:
 
 def node_maps(model: Any, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every node's map and the network's output on the grid, with the layers' own forward pass."""
-    maps = [_node_samples(_signed_bytes(inputs))]
+    maps = [_node_samples(inputs)]
     A = inputs.astype(model.dtype)   # what model.forward does first
     for layer in model.layers:
         A = layer.forward(A, training=False)
-        maps.append(_node_samples(_signed_bytes(np.asarray(A))))
+        maps.append(_node_samples(A))
     return np.concatenate(maps), np.array(A)
 
 
