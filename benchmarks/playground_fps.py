@@ -94,9 +94,10 @@ def main() -> None:
         for tabs, runs in results.items():
             fps, cpu = [r[0] for r in runs], [r[1] for r in runs]
             target = 30 if tabs == 1 else 15
+            cpu_range = f"{100 * min(cpu):.0f}..{100 * max(cpu):.0f}%"
             print(f"{tabs} tab{'s' if tabs > 1 else ' '}: {statistics.median(fps):5.1f} fps per tab "
                   f"(min..max {min(fps):.1f}..{max(fps):.1f}; target >= {target}); server CPU per session "
-                  f"{100 * statistics.median(cpu):.0f}% of a core ({100 * min(cpu):.0f}..{100 * max(cpu):.0f}%)")
+                  f"{100 * statistics.median(cpu):.0f}% of a core ({cpu_range})")
         print(_load())
     finally:
         server.terminate()
