@@ -198,6 +198,35 @@ def test_a_divergence_stops_training_with_an_explanation(session):
     assert not session._running
 
 
+def test_diagnosis_marks_the_saturated_units(session):
+    # All weights 1: layer 1 gives x1² + x2² (>= 2.25 on the circles), layer 2 three times that,
+    # so every sigmoid unit of layer 2 has z > 5 on every example.
+    session.handle({"type": "configure", "settings": _settings(
+        features=["x1^2", "x2^2"], layers=[3, 3], activations=["relu", "sigmoid"], initializer="ones")})
+    session.handle({"type": "diagnose"})
+    diagnosis = _wait_for(session, "diagnosis")
+    assert any(f["kind"] == "saturated_units" and f["layer"] == "hidden_2" for f in diagnosis["findings"])
+    assert diagnosis["marks"]["hidden_2"]["saturated"] == [0, 1, 2]
+
+
+def test_frames_hold_every_map_and_the_weights(session):
+    import struct
+
+    session.take()
+    session.handle({"type": "pause"})
+    session.wake.wait(5)
+    _, frame = session.take()
+    size = struct.unpack("<I", frame[:4])[0]
+    header = json.loads(frame[4:4 + size])
+    assert header["grid"] == 64 and header["nodeGrid"] == 32 and header["outputMaps"] == 1
+    assert header["nodes"] == 7 + 4 + 6 + 6 + 4 + 1          # all seven features, then every unit
+    start = 4 + size + (-(4 + size) % 4)
+    maps = 64 * 64 + header["nodes"] * 32 * 32
+    weights = np.frombuffer(frame[start + maps + (-maps % 4):], dtype="<f4")
+    np.testing.assert_array_equal(weights, np.concatenate([w.ravel() for w in session.model.get_weights()]))
+    assert len(frame) < 50_000
+
+
 def test_close_stops_the_training_thread(session):
     session.handle({"type": "play"})
     thread = session._thread

@@ -229,6 +229,12 @@ def test_exported_script_reproduces_the_page(tab_factory, server, tmp_path):
     loaded = load_model(tmp_path / "m.glassnet")
     session = tab.session(server[1])
     np.testing.assert_array_equal(loaded.predict(session.A0_test), session.model.predict(session.A0_test))
+    onnxruntime = pytest.importorskip("onnxruntime")
+    with urllib.request.urlopen(f"{server[0]}/download/{token}/model.onnx") as response:
+        (tmp_path / "m.onnx").write_bytes(response.read())
+    run = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"))
+    onnx_output = run.run(None, {run.get_inputs()[0].name: session.A0_test.astype(np.float32)})[0]
+    np.testing.assert_allclose(onnx_output, session.model.predict(session.A0_test), rtol=1e-4, atol=1e-5)
 
 
 def test_the_url_reproduces_the_run_and_two_tabs_are_independent(tab_factory):

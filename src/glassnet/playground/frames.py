@@ -8,8 +8,8 @@ A frame is one binary WebSocket message::
 
 Output maps hold the network's output on a G × G grid over the domain (probability ×
 255, or a regression value in [-1, 1] mapped to 0..255); node maps hold every input
-feature's and every unit's value on a g × g grid, scaled by its largest magnitude so
-that 128 is zero. A 64 × 64 boundary is 4 KB, against ~150 KB for a PNG.
+feature's (all seven, in use or not) and every unit's value on a g × g grid, scaled by
+its largest magnitude so that 128 is zero. A 64 × 64 boundary is 4 KB, against ~150 KB for a PNG.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from glassnet.playground.data import features, grid
+from glassnet.playground.data import FEATURE_FUNCTIONS, features, grid
 
 OUTPUT_GRID = 64
 NODE_STRIDE = 2          # node maps use every second grid point: 32 × 32
@@ -28,11 +28,13 @@ NODE_GRID = OUTPUT_GRID // NODE_STRIDE
 
 
 class GridInputs:
-    """The grid's points and their features, computed once per architecture."""
+    """The grid's points, the network's input there, and every feature's map (the page shows
+    the features not in use too, greyed), computed once per architecture."""
 
     def __init__(self, feature_names: tuple[str, ...]) -> None:
         self.points = grid(OUTPUT_GRID)
         self.inputs = features(self.points, feature_names)
+        self.feature_maps = _node_samples(features(self.points, list(FEATURE_FUNCTIONS)))
 
 
 def _signed_bytes(values: np.ndarray) -> np.ndarray:
@@ -57,10 +59,11 @@ def output_bytes(output: np.ndarray, task: str) -> np.ndarray:
     return np.round(255 * np.clip(values, 0.0, 1.0)).astype(np.uint8)
 
 
-def node_maps(model: Any, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every node's map and the network's output on the grid, with the layers' own forward pass."""
-    maps = [_node_samples(inputs)]
-    A = inputs.astype(model.dtype)   # what model.forward does first
+def node_maps(model: Any, grid_inputs: GridInputs) -> tuple[np.ndarray, np.ndarray]:
+    """Every feature's and unit's map and the network's output on the grid, with the layers'
+    own forward pass."""
+    maps = [grid_inputs.feature_maps]
+    A = grid_inputs.inputs.astype(model.dtype)   # what model.forward does first
     for layer in model.layers:
         A = layer.forward(A, training=False)
         maps.append(_node_samples(A))

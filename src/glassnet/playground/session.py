@@ -175,7 +175,7 @@ class Session:
 
     def _make_frame(self) -> None:
         with self._lock:
-            nodes, output = frames.node_maps(self.model, self.grid_inputs.inputs)
+            nodes, output = frames.node_maps(self.model, self.grid_inputs)
             header = {"type": "frame", "epoch": self.epoch, "running": self._running, **self.metrics}
             frame = frames.encode(header, frames.output_bytes(output, self.settings.task), nodes,
                                   self.model.get_weights())

@@ -174,7 +174,9 @@ function decodeFrame(buffer) {
 function onFrame(buffer) {
   const frame = decodeFrame(buffer);
   glassnet.framesReceived += 1;
-  if (!state.model || frame.header.nodes !== state.model.layerSizes.reduce((a, b) => a + b, 0)) return;
+  if (!state.model) return;
+  const units = FEATURES.length + state.model.layerSizes.slice(1).reduce((a, b) => a + b, 0);
+  if (frame.header.nodes !== units) return;     // a frame of the previous network
   state.frame = frame;
   const h = frame.header;
   if (h.epoch > glassnet.epoch) {
@@ -325,7 +327,7 @@ function drawNetwork() {
     const node = addNode(net, x, y, `feature-${name}`, "node feature" + (on ? "" : " off"));
     node.title = on ? "click to stop using this feature" : "click to use this feature";
     node.onclick = () => toggleFeature(name);
-    if (on) state.nodeCanvases.push(node.firstChild);
+    state.nodeCanvases.push(node.firstChild);
     const label = document.createElement("div");
     label.className = "node-label"; label.textContent = FEATURE_LABELS[name];
     label.style.left = `${x - 38}px`; label.style.top = `${y + 10}px`;
