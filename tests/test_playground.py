@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -306,9 +307,24 @@ def test_cli_warns_for_a_public_host_and_serves():
         address = process.stdout.readline()
         assert warning.startswith("WARNING: listening on 0.0.0.0")
         assert address.startswith("glassnet playground at http://0.0.0.0:")
+        port = address.rsplit(":", 1)[1].split("/")[0]
+        page = f"http://127.0.0.1:{port}/"
+        with urllib.request.urlopen(page, timeout=30) as response:
+            assert "<title>glassnet playground</title>" in response.read().decode()
+        with urllib.request.urlopen(page + "static/katex/katex.min.js", timeout=30) as response:
+            assert response.status == 200
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_without_the_extra_the_command_says_how_to_install_it():
+    code = ("import sys; sys.modules['starlette'] = None; from glassnet.cli import main; "
+            "sys.exit(main(['playground', '--no-browser']))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 2
+    assert result.stderr.strip() == "glassnet playground needs its extra: pip install 'glassnet[playground]'"
 
 
 def test_the_core_does_not_import_the_playground():

@@ -203,6 +203,11 @@ def test_hovering_and_editing_a_weight_changes_the_prediction(tab_factory, serve
     assert session.model.layers[0].get_weights()[0][0, 1] == pytest.approx(4.5)
     assert not np.allclose(session.model.predict(session.A0_test[:20]), before)
     assert (tab.heatmap_pixels() != before_pixels).any()
+    tab.page.click("#node-2-3")                       # a unit: edit its bias
+    tab.page.fill("#weight-value", "-2")
+    tab.page.press("#weight-value", "Enter")
+    tab.wait("Math.abs(g.weight(2, 'b', 0, 3) + 2) < 1e-6")
+    assert session.model.layers[1].get_weights()[1][3] == pytest.approx(-2.0)
 
 
 def test_exported_script_reproduces_the_page(tab_factory, server, tmp_path):

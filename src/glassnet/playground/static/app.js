@@ -336,7 +336,10 @@ function drawNetwork() {
   for (let l = 1; l < columns; l++) {
     for (let j = 0; j < sizes[l]; j++) {
       const [x, y] = nodePosition(l, j, columns);
-      state.nodeCanvases.push(addNode(net, x, y, `node-${l}-${j}`, "node").firstChild);
+      const node = addNode(net, x, y, `node-${l}-${j}`, "node");
+      node.title = "click to edit this unit's bias";
+      node.onclick = (event) => editBias(event, l, j);
+      state.nodeCanvases.push(node.firstChild);
     }
     addLayerHead(net, l, columns);
   }
@@ -397,7 +400,7 @@ function drawLinks(svg, sizes, columns) {
         line.setAttribute("x2", x2 - NODE / 2); line.setAttribute("y2", y2);
         line.id = `link-${l}-${i}-${j}`;
         line.addEventListener("mousemove", (e) => showWeight(e, l, i, j));
-        line.addEventListener("mouseleave", () => { $("weight-tip").hidden = true; });
+        line.addEventListener("mouseleave", () => { $("weight-tip").hidden = true; state.hovered = null; });
         line.addEventListener("click", (e) => editWeight(e, l, i, j));
         svg.appendChild(line);
         state.links.push([line, l, i, j]);
@@ -438,13 +441,22 @@ function showWeight(event, l, i, j) {
   tip.textContent = `W[${l}][${i + 1},${j + 1}] = ${weightAt(l, "W", i, j).toFixed(4)}  (click to edit)`;
 }
 
-function editWeight(event, l, i, j) {
-  state.editing = [l, i, j];
+function openEditor(event, editing, label, value) {
+  state.editing = editing;
   const form = $("weight-editor");
   form.hidden = false;
   form.style.left = `${event.clientX + 12}px`; form.style.top = `${event.clientY + 12}px`;
-  $("weight-value").value = weightAt(l, "W", i, j).toFixed(4);
+  $("weight-label").textContent = label;
+  $("weight-value").value = value.toFixed(4);
   $("weight-value").focus();
+}
+
+function editWeight(event, l, i, j) {
+  openEditor(event, { layer: l, param: "W", row: i, column: j }, `W[${l}][${i + 1},${j + 1}]`, weightAt(l, "W", i, j));
+}
+
+function editBias(event, l, j) {
+  openEditor(event, { layer: l, param: "b", row: 0, column: j }, `b[${l}][${j + 1}]`, weightAt(l, "b", 0, j));
 }
 
 function drawNodeMaps(frame) {
@@ -742,10 +754,12 @@ function bindControls() {
   };
   $("weight-editor").onsubmit = (event) => {
     event.preventDefault();
-    const [l, i, j] = state.editing;
-    send({ type: "set_weight", layer: l, param: "W", row: i, column: j, value: Number($("weight-value").value) });
+    const value = Number($("weight-value").value);
+    if ($("weight-value").value.trim() === "" || !isFinite(value)) return;
+    send({ type: "set_weight", ...state.editing, value });
     $("weight-editor").hidden = true;
   };
+  $("weight-value").onkeydown = (event) => { if (event.key === "Escape") $("weight-editor").hidden = true; };
 }
 
 async function start() {
