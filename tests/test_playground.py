@@ -228,6 +228,21 @@ def test_frames_hold_every_map_and_the_weights(session):
     assert len(frame) < 50_000
 
 
+def test_regression_trains(session):
+    session.take()
+    session.handle({"type": "configure", "settings": _settings(
+        dataset="multigaussian", loss="mean_squared_error", layers=[8, 8], activations=["tanh", "tanh"])})
+    assert _wait_for(session, "model")["task"] == "regression"
+    first = session.metrics["trainLoss"]
+    for _ in range(5):
+        session.handle({"type": "step"})
+    deadline = time.monotonic() + 30
+    while session.epoch < 5 and time.monotonic() < deadline:
+        session.wake.wait(0.5)
+    assert session.epoch == 5 and session.metrics["trainLoss"] < first
+    assert session.metrics["trainAccuracy"] is None
+
+
 def test_close_stops_the_training_thread(session):
     session.handle({"type": "play"})
     thread = session._thread
