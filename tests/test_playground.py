@@ -228,6 +228,21 @@ def test_frames_hold_every_map_and_the_weights(session):
     assert len(frame) < 50_000
 
 
+def test_a_loss_stuck_at_the_majority_baseline_is_reported(session):
+    # Six sigmoid layers and plain SGD: the gradient vanishes and the output stays at 1/2.
+    session.handle({"type": "configure", "settings": _settings(
+        dataset="circle", layers=[4] * 6, activations=["sigmoid"] * 6, optimizer="sgd", learning_rate=0.01)})
+    for _ in range(40):
+        session.handle({"type": "step"})
+    deadline = time.monotonic() + 60
+    while session.epoch < 40 and time.monotonic() < deadline:
+        session.wake.wait(0.5)
+    session.take()
+    session.handle({"type": "diagnose"})
+    kinds = [finding["kind"] for finding in _wait_for(session, "diagnosis")["findings"]]
+    assert "stuck_at_majority" in kinds
+
+
 def test_regression_trains(session):
     session.take()
     session.handle({"type": "configure", "settings": _settings(
