@@ -3,7 +3,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const X0 = 8, STEPS = 20, RANGE = 10;
+const X0 = 8, STEPS = 20;
 window.glassnet = { parabolaPath: null, learningRate: null, verdict: null };
 
 function verdict(path) {
@@ -17,12 +17,14 @@ function verdict(path) {
 
 function draw(path) {
   const canvas = $("parabola"), ctx = canvas.getContext("2d");
+  // Wide enough for every point of a diverging path (up to a point: 1000).
+  const RANGE = Math.min(1000, Math.max(10, ...path.filter((x) => x !== null).map(Math.abs)));
   const W = canvas.width, H = canvas.height, top = RANGE * RANGE;
   const px = (x) => (x + RANGE) / (2 * RANGE) * W, py = (y) => H - 10 - y / top * (H - 20);
   ctx.clearRect(0, 0, W, H);
   ctx.beginPath();
   for (let i = 0; i <= 200; i++) {
-    const x = -RANGE + i / 10;
+    const x = -RANGE + i * RANGE / 100;
     if (i === 0) ctx.moveTo(px(x), py(x * x)); else ctx.lineTo(px(x), py(x * x));
   }
   ctx.strokeStyle = "#999"; ctx.lineWidth = 2; ctx.stroke();
