@@ -29,7 +29,7 @@ API_PAGES = {
     "layers": "layers", "losses": "losses", "metrics": "metrics", "models": "models",
     "onnx": "onnx", "optimizers": "optimizers", "regularizers": "regularizers",
     "saving": "saving", "schedules": "schedules", "sklearn": "sklearn", "utils": "utils",
-    "viz": "viz", "backend": "backend", "training": "training",
+    "viz": "viz", "backend": "backend", "training": "training", "playground": "playground",
     "sequential": "models", "fileformat": "saving", "errors": "utils",
 }
 #: Modules without a page of their own: the command line and the summary table's helpers.

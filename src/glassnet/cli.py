@@ -179,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     summary = commands.add_parser("summary", help="print the summary of a saved model")
     summary.add_argument("model", help="a file written by model.save()")
     summary.set_defaults(func=_summary)
+    from glassnet.playground import add_parser as add_playground_parser
+    add_playground_parser(commands)
     return parser
 
 
