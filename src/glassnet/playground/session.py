@@ -222,7 +222,8 @@ class Session:
         losses = [value if value is not None else math.nan for value in self.history["loss"]]
         try:
             with np.errstate(all="ignore"):
-                diagnosis = diagnose(self.model, self.A0_train, self.Y_train, history={"loss": losses})
+                diagnosis = diagnose(self.model, self.A0_train, self.Y_train, history={"loss": losses},
+                                     show=False)
         except (ValueError, FloatingPointError) as error:   # e.g. weights that are no longer finite
             return {"type": "diagnosis", "findings": [{"severity": "error", "kind": "diverged",
                                                        "message": str(error), "remedies": [], "layer": None}],
