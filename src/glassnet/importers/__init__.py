@@ -54,9 +54,9 @@ def load_any(path: str | os.PathLike, *, compile: bool = True) -> Any:
     FileNotFoundError
         No file at ``path``.
     """
-    if not isinstance(path, str | os.PathLike):
-        raise TypeError(f"path must be a file path (str or os.PathLike), got {type(path).__name__}")
-    extension = os.path.splitext(os.fspath(path))[1].lower()
+    from glassnet.saving import _check_path
+
+    extension = os.path.splitext(_check_path("path", path))[1].lower()
     if extension == ".glassnet":
         from glassnet.saving import load_model
 

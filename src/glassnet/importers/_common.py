@@ -92,7 +92,7 @@ def assemble(
     problems = Problems()
     total = _check_shapes(layers, weights, input_shape, problems)
     if problems:
-        raise error(problems.message("the weights do not fit the layers"))
+        raise error(problems.message("the layers and their weights do not fit together"))
     if total > MAX_PARAMETERS:
         raise error(
             f"the model declares {total:,} parameters, more than glassnet imports "
