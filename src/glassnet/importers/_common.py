@@ -153,8 +153,9 @@ def _read_array(layer: Layer, array: ArrayLike, error: Callable[[str], Exception
     return values
 
 
-def layer_class(name: str) -> type[Layer] | None:
-    """``glassnet.layers.<name>``, or None in a glassnet without that layer."""
+def layer_class(name: str) -> Any:
+    """The class ``glassnet.layers.<name>``, or None in a glassnet without that layer
+    (typed Any: its constructor's arguments are those of a layer not every glassnet has)."""
     from glassnet import layers
 
     cls = getattr(layers, name, None)

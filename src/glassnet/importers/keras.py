@@ -371,7 +371,7 @@ def _input_shape(model_config: dict, entries: list[dict], problems: Problems) ->
     candidates: list[Any] = []
     if entries:
         first = entries[0]
-        config = first.get("config") if isinstance(first.get("config"), dict) else {}
+        config: dict = first["config"] if isinstance(first.get("config"), dict) else {}
         candidates += [config.get("batch_shape"), config.get("batch_input_shape"),
                        (first.get("build_config") or {}).get("input_shape")]
     if isinstance(model_config["config"], dict):
@@ -442,7 +442,8 @@ def _dense(config: dict, name: str, version: str, where: str, problems: Problems
             problems.add(where, f"{option}={config[option]!r} is not supported")
     if activation is None or config.get("lora_rank") or config.get("quantization_config"):
         return None
-    return Dense(config.get("units"), activation=activation, use_bias=config.get("use_bias", True),
+    units: Any = config.get("units")          # checked by Dense
+    return Dense(units, activation=activation, use_bias=config.get("use_bias", True),
                  kernel_regularizer=_regularizer(config.get("kernel_regularizer")),
                  bias_regularizer=_regularizer(config.get("bias_regularizer")), **_common(config, name))
 
@@ -457,8 +458,9 @@ def _dropout(config: dict, name: str, version: str, where: str, problems: Proble
     if config.get("noise_shape") is not None:
         problems.add(where, "noise_shape is not supported")
         return None
-    seed = config.get("seed")
-    return Dropout(config.get("rate"), seed=seed if type(seed) is int else None, **_common(config, name))
+    seed: Any = config.get("seed")
+    rate: Any = config.get("rate")            # checked by Dropout
+    return Dropout(rate, seed=seed if type(seed) is int else None, **_common(config, name))
 
 
 def _flatten(config: dict, name: str, version: str, where: str, problems: Problems) -> Layer | None:
@@ -548,5 +550,5 @@ def _regularizer(value: Any) -> dict | None:
     name = names.get(str(value.get("class_name")))
     if name is None:
         raise ValueError(f"regularizer {value.get('class_name')!r} is not one of L1, L2, L1L2")
-    config = value.get("config") if isinstance(value.get("config"), dict) else {}
+    config: dict = value["config"] if isinstance(value.get("config"), dict) else {}
     return {"name": name, **{k: float(v) for k, v in config.items() if k in ("l1", "l2")}}
