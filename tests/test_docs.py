@@ -24,7 +24,7 @@ API_PAGES = {
     "layers": "layers", "losses": "losses", "metrics": "metrics", "models": "models",
     "onnx": "onnx", "optimizers": "optimizers", "regularizers": "regularizers",
     "saving": "saving", "schedules": "schedules", "sklearn": "sklearn", "utils": "utils",
-    "viz": "viz", "backend": "backend",
+    "viz": "viz", "backend": "backend", "importers": "importers",
 }
 #: Modules without a page of their own: the command line and the summary table's helpers.
 UNDOCUMENTED = {"cli", "summary"}
