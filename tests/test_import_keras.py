@@ -171,6 +171,30 @@ def test_load_any_reads_both_keras_formats(saved, tmp_path):
     renamed = tmp_path / "model.hdf5"
     renamed.write_bytes(paths["h5"].read_bytes())
     assert load_any(renamed).input_shape == (4, 5)
+    # other names: told by the first bytes
+    for source, name in ((paths["keras"], "model.bin"), (paths["h5"], "model")):
+        (tmp_path / name).write_bytes(source.read_bytes())
+        assert load_any(tmp_path / name).input_shape == (4, 5)
+    own = load_any(paths["keras"])
+    own.save(tmp_path / "saved_without_extension")
+    assert load_any(tmp_path / "saved_without_extension").input_shape == (4, 5)
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(ValueError, match=r"unknown model file extension '\.txt'"):
+        load_any(tmp_path / "notes.txt")
+
+
+def test_glassnet_export_converts_a_keras_file_to_onnx(saved, tmp_path, capsys):
+    from glassnet.onnx import export_command, load
+
+    keras_model, paths = saved["functional"]
+    assert export_command(paths["keras"], tmp_path / "model.onnx") == 0
+    X = np.random.default_rng(4).standard_normal((64, 4)).astype(np.float32)
+    np.testing.assert_allclose(load(tmp_path / "model.onnx").predict(X), keras_predict(keras_model, X),
+                               rtol=0, atol=TOLERANCE)
+    broken = tmp_path / "broken.keras"
+    broken.write_bytes(b"PK\x03\x04 broken")
+    assert export_command(broken, tmp_path / "other.onnx") == 1
+    assert "broken.keras" in capsys.readouterr().err
 
 
 def test_a_keras_2_file_written_without_keras(tmp_path):

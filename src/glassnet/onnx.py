@@ -282,14 +282,16 @@ def export_command(model_path: str | os.PathLike, onnx_path: str | os.PathLike,
                    opset: int | None = None) -> int:
     """``glassnet export model.glassnet model.onnx``: convert a saved model; 0 on success.
 
-    Problems (no such file, a damaged file, a layer ONNX cannot express) are printed
-    on stderr and give exit status 1.
+    The model may also be a Keras file (``.keras``, ``.h5``), read by
+    :func:`glassnet.importers.load_any`. Problems (no such file, a damaged file, a layer
+    ONNX cannot express, h5py missing for a Keras file) are printed on stderr and give
+    exit status 1.
     """
-    from glassnet.models import load_model
+    from glassnet.importers import load_any
 
     try:
-        export(load_model(model_path, compile=False), onnx_path, opset=opset)
-    except (OSError, ValueError, TypeError) as exc:
+        export(load_any(model_path, compile=False), onnx_path, opset=opset)
+    except (OSError, ValueError, TypeError, ImportError) as exc:
         print(f"glassnet export: error: {exc}", file=sys.stderr)
         return 1
     print(f"wrote {os.fspath(onnx_path)}")

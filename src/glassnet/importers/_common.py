@@ -35,6 +35,10 @@ MAX_PARAMETERS = 100_000_000
 #: The largest JSON description (Keras's config.json) read into memory.
 MAX_JSON_BYTES = 16 * 1024 * 1024
 
+#: The first bytes of an HDF5 file (legacy Keras) and of a zip archive (.keras, .glassnet).
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+ZIP_SIGNATURE = b"PK\x03\x04"
+
 #: Something with a ``shape`` and a ``dtype`` that ``np.asarray`` reads: a NumPy array,
 #: an ``h5py.Dataset`` (read only when :func:`assemble` has checked its shape).
 ArrayLike = Any

@@ -43,7 +43,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from glassnet.importers._common import (
+    HDF5_SIGNATURE,
     MAX_JSON_BYTES,
+    ZIP_SIGNATURE,
     Problems,
     assemble,
     float_dtype_of,
@@ -63,8 +65,6 @@ KERAS_ACTIVATIONS = {name: name for name in (
 #: Keras layers glassnet reads (the table of the module docstring).
 KERAS_LAYERS = ("InputLayer", "Dense", "Activation", "Dropout", "Flatten", "BatchNormalization",
                 "ReLU", "LeakyReLU", "Softmax")
-_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-_ZIP_SIGNATURE = b"PK\x03\x04"
 
 
 def _import_h5py() -> Any:
@@ -101,9 +101,9 @@ def load_keras(filepath: str | os.PathLike) -> Any:
         raise FileNotFoundError(f"No model file at {path!r}")
     with open(path, "rb") as handle:
         signature = handle.read(8)
-    if signature.startswith(_ZIP_SIGNATURE):
+    if signature.startswith(ZIP_SIGNATURE):
         opener = _open_keras_zip
-    elif signature == _HDF5_SIGNATURE:
+    elif signature == HDF5_SIGNATURE:
         opener = _open_legacy_h5
     else:
         raise _error(path, "not a Keras model file (neither a .keras zip archive nor an HDF5 file)")
