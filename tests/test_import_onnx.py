@@ -104,8 +104,11 @@ def test_a_loaded_onnx_model_can_be_fine_tuned_and_saved(tmp_path):
 
 
 def test_load_any_chooses_by_extension(tmp_path):
+    (tmp_path / "model.pt").write_bytes(b"\x80\x02 a pickle, never opened")
     with pytest.raises(ValueError, match=r"unknown model file extension '\.pt'.*\.keras"):
         load_any(tmp_path / "model.pt")
+    with pytest.raises(FileNotFoundError):
+        load_any(tmp_path / "missing.pt")
     with pytest.raises(TypeError, match="path"):
         load_any(None)
     with pytest.raises(FileNotFoundError):
