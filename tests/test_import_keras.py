@@ -416,3 +416,19 @@ def test_legacy_specific_problems(saved, tmp_path):
     with h5py.File(old, "r+") as f:
         f.attrs["keras_version"] = "2.15.0"
     assert "hard_sigmoid of Keras 2.15.0 is clip(0.2 z + 0.5, 0, 1)" in _error(old)
+
+
+def test_a_float64_keras_model_opens_as_float64(tmp_path):
+    keras.config.set_floatx("float64")
+    try:
+        model = keras.Sequential([keras.Input((3,)), L.Dense(4, activation="tanh"), L.Dense(2)])
+    finally:
+        keras.config.set_floatx("float32")
+    path = tmp_path / "f64.keras"
+    model.save(path)
+    loaded = load_keras(path)
+    assert loaded.dtype == "float64"
+    X = np.random.default_rng(5).standard_normal((8, 3))
+    W1, b1, W2, b2 = (keras.ops.convert_to_numpy(v) for v in model.weights)
+    assert W1.dtype == np.float64
+    np.testing.assert_allclose(loaded.predict(X), np.tanh(X @ W1 + b1) @ W2 + b2, rtol=0, atol=1e-14)

@@ -1,4 +1,5 @@
-"""Export a trained model to ONNX, to run it anywhere (onnxruntime, browsers, C++, ...).
+"""Export a trained model to ONNX, to run it anywhere (onnxruntime, browsers, C++, ...),
+and read ONNX files of dense networks back (:func:`load`).
 
 The exported graph computes exactly what ``model.predict`` computes::
 
