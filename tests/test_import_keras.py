@@ -419,11 +419,8 @@ def test_legacy_specific_problems(saved, tmp_path):
 
 
 def test_a_float64_keras_model_opens_as_float64(tmp_path):
-    keras.config.set_floatx("float64")
-    try:
-        model = keras.Sequential([keras.Input((3,)), L.Dense(4, activation="tanh"), L.Dense(2)])
-    finally:
-        keras.config.set_floatx("float32")
+    model = keras.Sequential([keras.Input((3,), dtype="float64"),
+                              L.Dense(4, activation="tanh", dtype="float64"), L.Dense(2, dtype="float64")])
     path = tmp_path / "f64.keras"
     model.save(path)
     loaded = load_keras(path)
@@ -432,3 +429,25 @@ def test_a_float64_keras_model_opens_as_float64(tmp_path):
     W1, b1, W2, b2 = (keras.ops.convert_to_numpy(v) for v in model.weights)
     assert W1.dtype == np.float64
     np.testing.assert_allclose(loaded.predict(X), np.tanh(X @ W1 + b1) @ W2 + b2, rtol=0, atol=1e-14)
+
+
+def test_weights_stored_outside_the_file_are_not_read(saved, tmp_path):
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(np.arange(24, dtype=np.float32).tobytes())
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as f:
+        f.create_dataset("kernel", data=np.ones((2, 4), np.float32))
+
+    def external_storage(weights):
+        del weights["layers/dense/vars/0"]
+        weights["layers/dense/vars"].create_dataset("0", shape=(2, 4), dtype="f4",
+                                                    external=[(str(secret), 0, 32)])
+
+    def external_link(weights):
+        del weights["layers/dense/vars/0"]
+        weights["layers/dense/vars/0"] = h5py.ExternalLink(str(other), "/kernel")
+
+    for edit in (external_storage, external_link):
+        path = tmp_path / f"{edit.__name__}.keras"
+        rewrite(saved["circles"][1]["keras"], path, edit_weights=edit)
+        assert "refer to data outside the file ('0')" in _error(path)

@@ -161,10 +161,16 @@ class _LegacyH5Source(_Source):
 
 
 def _dataset(source: _Source, group: Any, name: str, layer: str) -> Any:
+    """The dataset ``name`` of ``group``, refused unless its numbers are inside this file: an
+    HDF5 file may link to other files or keep a dataset's data in any file on the disk."""
     h5py = _import_h5py()
-    item = group.get(name)
-    if not isinstance(item, h5py.Dataset):
+    outside = isinstance(group.get(name, getlink=True), h5py.ExternalLink)
+    item: Any = None if outside else group.get(name)
+    if not outside and not isinstance(item, h5py.Dataset):
         raise source.error(f"the weights of layer {layer!r} are damaged: {name!r} is not an array")
+    if outside or item.file != source.weights_root.file or item.external or item.is_virtual:
+        raise source.error(f"the weights of layer {layer!r} refer to data outside the file "
+                           f"({name!r}), which glassnet does not read")
     return item
 
 
