@@ -70,7 +70,8 @@ def built_by_fit():
 def keras_layers():
     model = keras.Sequential([
         keras.Input((5,)), L.Dense(6), L.BatchNormalization(momentum=0.5), L.ReLU(), L.Dense(4),
-        L.LeakyReLU(0.2), L.Dense(3), L.BatchNormalization(center=False, momentum=0.5), L.Softmax()])
+        L.LeakyReLU(0.2), L.Dense(4), L.ReLU(negative_slope=0.05), L.Dense(3),
+        L.BatchNormalization(center=False, momentum=0.5), L.Softmax()])
     return model, "categorical_crossentropy", (5,), 3
 
 
@@ -451,3 +452,11 @@ def test_weights_stored_outside_the_file_are_not_read(saved, tmp_path):
         path = tmp_path / f"{edit.__name__}.keras"
         rewrite(saved["circles"][1]["keras"], path, edit_weights=edit)
         assert "refer to data outside the file ('0')" in _error(path)
+
+
+def test_a_relu_layer_with_a_ceiling_is_refused(tmp_path):
+    _skip_without_new_layers("keras_layers")
+    model = keras.Sequential([keras.Input((3,)), L.Dense(2), L.ReLU(max_value=6.0, name="relu6")])
+    path = tmp_path / "relu6.keras"
+    model.save(path)
+    assert "layer 'relu6' (ReLU): its configuration is invalid" in _error(path)
