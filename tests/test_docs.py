@@ -30,7 +30,7 @@ API_PAGES = {
     "onnx": "onnx", "optimizers": "optimizers", "regularizers": "regularizers",
     "saving": "saving", "schedules": "schedules", "sklearn": "sklearn", "utils": "utils",
     "viz": "viz", "backend": "backend", "training": "training", "playground": "playground",
-    "sequential": "models", "fileformat": "saving", "errors": "utils",
+    "sequential": "models", "fileformat": "saving", "errors": "utils", "importers": "importers",
 }
 #: Modules without a page of their own: the command line and the summary table's helpers.
 UNDOCUMENTED = {"cli", "summary"}
