@@ -16,8 +16,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "glassnet"
 
 #: Modules (and packages) built on the core, each with optional dependencies of its own.
-EXTRAS = {"viz", "sklearn", "onnx", "distributed", "cli", "demos", "playground", "importers",
-          "__main__"}
+EXTRAS = {"viz", "sklearn", "onnx", "distributed", "cli", "demos", "playground", "__main__"}
 
 
 def _module_name(path: pathlib.Path) -> str:

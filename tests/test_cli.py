@@ -226,3 +226,55 @@ def test_real_command_export_without_onnx_and_onto_itself(tmp_path, model_file):
     _one_line_exit_2(_run("export", str(model_file), str(model_file)), "is the same file as model")
     assert model_file.read_bytes() == before
     assert np.isfinite(load_model(model_file).get_weights()[0]).all()
+
+
+# --------------------------------------------------------------------------- other frameworks' files
+@pytest.fixture
+def onnx_file(tmp_path, model_file):
+    from glassnet.onnx import export
+
+    path = tmp_path / "model.onnx"
+    export(load_model(model_file), path)
+    return path
+
+
+@pytest.mark.parametrize("command", ["explain", "summary"])
+def test_explain_and_summary_open_onnx_files(capsys, onnx_file, command):
+    assert cli.main([command, str(onnx_file)]) == 0
+    assert "dense" in capsys.readouterr().out
+
+
+def test_trace_prints_the_numbers_of_model_trace(capsys, model_file, onnx_file):
+    """The command's numbers are those of Sequential.trace for the same example."""
+    for path in (model_file, onnx_file):
+        assert cli.main(["trace", str(path), "--x", "0.3,-1.2", "--y", "1"]) == 0
+        out = capsys.readouterr().out
+        model = load_model(path)
+        if not model.compiled:
+            model.compile(optimizer="sgd", loss="binary_crossentropy")
+        expected = str(model.trace(np.array([0.3, -1.2]), np.array([1.0]), show=False))
+        assert out.strip() == expected.strip()
+
+
+@pytest.mark.parametrize("argv, fragments", [
+    (["--x", "0.3"], ["--x has 1 numbers", "2 features"]),
+    (["--x", "a,b"], ["--x must be numbers separated by commas"]),
+    (["--x", "0.3,1"], ["--y is needed"]),
+])
+def test_trace_errors_are_one_line(capsys, model_file, argv, fragments):
+    _fails(capsys, ["trace", str(model_file), *argv], *fragments)
+
+
+def test_diagnose_reads_a_csv_and_finds_unscaled_inputs(capsys, tmp_path, onnx_file):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 2)) * np.array([1.0, 500.0])
+    y = (X[:, 0] > 0).astype(int)
+    data = tmp_path / "data.csv"
+    data.write_text("a,b,label\n" + "\n".join(f"{a},{b},{c}" for (a, b), c in zip(X, y, strict=True)))
+    assert cli.main(["diagnose", str(onnx_file), str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "input" in out.lower() and "scale" in out.lower()
+    _fails(capsys, ["diagnose", str(onnx_file), str(tmp_path / "missing.csv")], "no data file")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("1,2\n3,4\n")
+    _fails(capsys, ["diagnose", str(onnx_file), str(bad)], "2 columns", "2 features")

@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {
     "activations", "backend", "callbacks", "config", "datasets", "demos", "diagnostics",
-    "distributed", "errors", "explain", "fileformat", "functional", "initializers", "layers",
+    "distributed", "errors", "explain", "fileformat", "functional", "importers", "initializers", "layers",
     "losses", "metrics", "models", "onnx", "optimizers", "regularizers", "saving", "schedules",
     "sequential", "sklearn", "training", "utils", "viz",
 }
@@ -29,6 +29,8 @@ _FUNCTIONS = {
     "Model": "glassnet.functional",
     "Input": "glassnet.layers",
     "load_model": "glassnet.models",
+    "from_torch": "glassnet.importers",
+    "to_torch": "glassnet.importers",
 }
 
 __all__ = sorted(_SUBMODULES | set(_FUNCTIONS))

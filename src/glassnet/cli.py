@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from glassnet._validation import check_int
+from glassnet.playground import add_parser as add_playground_parser
 
 #: The optional extras the commands use, and the modules each provides.
 EXTRAS = {"viz": ("matplotlib", "PIL"), "onnx": ("onnx",)}
@@ -84,8 +85,82 @@ def _load(path: str, compile: bool) -> Any:
         return load_model(path, compile=compile)
     except FileNotFoundError:
         raise CommandError(f"no model file at {path!r}") from None
-    except (ModelFileError, OSError) as exc:
+    except (ModelFileError, OSError, ValueError, ImportError) as exc:
+        # ImportError: the reader's optional extra (h5py, onnx) is missing; its message names it
         raise CommandError(str(exc)) from None
+
+
+#: The loss a model read from a Keras or ONNX file is compiled with when --loss is not given.
+_LOSS_FOR_OUTPUT = {"sigmoid": "binary_crossentropy", "softmax": "categorical_crossentropy"}
+
+
+def _compiled(model: Any, loss: str | None) -> Any:
+    """``model``, compiled with ``loss`` when it has none (Keras and ONNX files carry no loss):
+    by default the one that fits its output activation (mean squared error otherwise)."""
+    if model.compiled and loss is None:
+        return model
+    activation = getattr(getattr(model.layers[-1], "activation", None), "name", "linear")
+    model.compile(optimizer="sgd", loss=loss or _LOSS_FOR_OUTPUT.get(activation, "mse"))
+    return model
+
+
+def _numbers(option: str, text: str) -> list[float]:
+    try:
+        return [float(value) for value in text.split(",")]
+    except ValueError:
+        raise CommandError(f"{option} must be numbers separated by commas, e.g. {option} \"0.3,-1.2\"; "
+                           f"got {text!r}") from None
+
+
+def _trace(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    model = _compiled(_load(args.model, compile=True), args.loss)
+    x = np.array(_numbers("--x", args.x))
+    n_features = int(np.prod(model.input_shape))
+    if x.size != n_features:
+        raise CommandError(f"--x has {x.size} numbers, but the model takes {n_features} features")
+    n_outputs = int(np.prod(model.output_shape))
+    if args.y is None:
+        raise CommandError(f"--y is needed for the backward pass: the target of this example "
+                           f"({n_outputs} number(s), or a class id for a softmax output)")
+    y = np.array(_numbers("--y", args.y))
+    if y.size == 1 and n_outputs > 1 and model.loss.name == "categorical_crossentropy":
+        y = np.eye(n_outputs)[int(y[0])] if float(y[0]).is_integer() and 0 <= y[0] < n_outputs else y
+    print(model.trace(x.reshape(model.input_shape), y, show=False))
+    return 0
+
+
+def _read_csv(path: str, n_features: int) -> tuple[Any, Any]:
+    """Features and targets from a CSV file (an optional header row; the last columns are
+    the targets)."""
+    import numpy as np
+
+    if not os.path.isfile(path):
+        raise CommandError(f"no data file at {path!r}")
+    with open(path, encoding="utf-8") as handle:
+        first = handle.readline()
+    has_header = any(c.isalpha() and c not in "eE" for c in first)
+    try:
+        table = np.loadtxt(path, delimiter=",", skiprows=int(has_header), ndmin=2)
+    except ValueError as exc:
+        raise CommandError(f"{path!r} is not a CSV of numbers ({exc})") from None
+    if table.shape[1] <= n_features:
+        raise CommandError(f"{path!r} has {table.shape[1]} columns; the model takes {n_features} "
+                           "features, followed by the target column(s)")
+    return table[:, :n_features], table[:, n_features:].squeeze(axis=1) \
+        if table.shape[1] == n_features + 1 else table[:, n_features:]
+
+
+def _diagnose(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from glassnet.diagnostics import diagnose
+
+    model = _compiled(_load(args.model, compile=True), args.loss)
+    X, y = _read_csv(args.data, int(np.prod(model.input_shape)))
+    print(diagnose(model, X, y, show=False))
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -142,6 +217,11 @@ def _export(args: argparse.Namespace) -> int:
     return 0 if export_command(args.model, args.onnx, opset=args.opset) == 0 else 2
 
 
+_MODEL_FILE = "a .glassnet file (model.save()), or a Keras .keras/.h5 or an .onnx file"
+_LOSS_HELP = ("the loss to compute gradients with, for a Keras or ONNX file (default: from the "
+              "output activation: binary or categorical cross-entropy, else mse)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="glassnet", description="A small, readable neural-network library that shows its mathematics."
@@ -164,22 +244,34 @@ def build_parser() -> argparse.ArgumentParser:
     explain = commands.add_parser(
         "explain", help="the shapes and equations of every layer of a saved model"
     )
-    explain.add_argument("model", help="a file written by model.save()")
+    explain.add_argument("model", help=_MODEL_FILE)
     explain.add_argument("--batch-size", type=_number("--batch-size", 1), default=None,
                          help="show shapes for this many examples (default: symbolic m)")
     explain.add_argument("--latex", action="store_true", help="print LaTeX instead of plain text")
     explain.set_defaults(func=_explain)
 
     export = commands.add_parser("export", help="convert a saved model to ONNX (needs glassnet[onnx])")
-    export.add_argument("model", help="a file written by model.save()")
+    export.add_argument("model", help=_MODEL_FILE)
     export.add_argument("onnx", help="the .onnx file to write")
     export.add_argument("--opset", type=_number("--opset", 1), default=None, help="ONNX opset (default 17)")
     export.set_defaults(func=_export)
 
     summary = commands.add_parser("summary", help="print the summary of a saved model")
-    summary.add_argument("model", help="a file written by model.save()")
+    summary.add_argument("model", help=_MODEL_FILE)
     summary.set_defaults(func=_summary)
-    from glassnet.playground import add_parser as add_playground_parser
+
+    trace = commands.add_parser("trace", help="one example's forward and backward pass, every number")
+    trace.add_argument("model", help=_MODEL_FILE)
+    trace.add_argument("--x", required=True, help='the example\'s features, e.g. --x "0.3,-1.2"')
+    trace.add_argument("--y", default=None, help="its target: the output value(s), or a class id")
+    trace.add_argument("--loss", default=None, help=_LOSS_HELP)
+    trace.set_defaults(func=_trace)
+
+    diagnose = commands.add_parser("diagnose", help="why a model is stuck, on data from a CSV file")
+    diagnose.add_argument("model", help=_MODEL_FILE)
+    diagnose.add_argument("data", help="a CSV file: the features, then the target column(s)")
+    diagnose.add_argument("--loss", default=None, help=_LOSS_HELP)
+    diagnose.set_defaults(func=_diagnose)
     add_playground_parser(commands)
     return parser
 

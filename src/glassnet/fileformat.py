@@ -109,7 +109,7 @@ def check_save_path(name: str, path: Any) -> str:
     Raises ``ValueError`` for an empty path or a FIFO, device or socket, and
     ``IsADirectoryError`` for a folder, each naming the parameter ``name``.
     """
-    path = _check_path(name, path)
+    path = check_path(name, path)
     if not path:
         raise ValueError(f"{name} must name a file, got an empty path ''")
     target = os.path.realpath(path)
@@ -161,7 +161,7 @@ def refuse_same_file(source_name: str, source: Any, target_name: str, target: An
     so ``a.glassnet``, ``./a.glassnet``, a symbolic link and a hard link to it all count
     as the same file. Use it in every command that reads one file and writes another.
     """
-    source_path, target_path = _check_path(source_name, source), _check_path(target_name, target)
+    source_path, target_path = check_path(source_name, source), check_path(target_name, target)
     try:
         same = os.path.samefile(source_path, target_path)
     except OSError:  # one of them does not exist (yet): they cannot be the same file
@@ -197,7 +197,7 @@ def _fsync_folder(folder: str) -> None:
     os.close(fd)
 
 
-def _check_path(name: str, filepath: Any) -> str:
+def check_path(name: str, filepath: Any) -> str:
     if not isinstance(filepath, str | os.PathLike):
         raise TypeError(f"{name} must be a path (str or os.PathLike), got {filepath!r}")
     return os.fspath(filepath)
@@ -321,7 +321,7 @@ class Reader:
     """Reads and verifies the members of a model file; every failure is a ModelFileError."""
 
     def __init__(self, filepath: Any) -> None:
-        self.path = _check_path("filepath", filepath)
+        self.path = check_path("filepath", filepath)
         if not os.path.exists(self.path):
             raise FileNotFoundError(f"No model file at {self.path!r}")
         _refuse_special_file(self.path, self.error)
@@ -618,7 +618,7 @@ def load_weights(model: Any, filepath: Any) -> None:
     weight arrays; the names are checked before any array is read, and each array is
     read bounded by the shape of the weight it fills (see :func:`read_npy_member`).
     """
-    path = _check_path("filepath", filepath)
+    path = check_path("filepath", filepath)
     model._require_built("load_weights")
 
     def error(problem: str) -> ModelFileError:

@@ -62,9 +62,9 @@ def load_any(path: str | os.PathLike, *, compile: bool = True) -> Any:
     ImportError
         The reader's optional dependency (``h5py``, ``onnx``) is not installed.
     """
-    from glassnet.saving import _check_path
+    from glassnet.fileformat import check_path
 
-    filename = _check_path("path", path)
+    filename = check_path("path", path)
     kind = _kind(filename)
     if kind == "glassnet":
         from glassnet.saving import load_model
@@ -75,7 +75,7 @@ def load_any(path: str | os.PathLike, *, compile: bool = True) -> Any:
 
         return load_keras(filename)
     if kind == "onnx":
-        from glassnet.onnx import load
+        from glassnet.importers.onnx import load
 
         return load(filename)
     raise ValueError(

@@ -23,9 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from glassnet import config
+import glassnet
+from glassnet import layers as glassnet_layers
 from glassnet.layers import Input
 from glassnet.layers.base import Layer
+from glassnet.sequential import Sequential
 
 #: The most parameters an imported model may declare (4 bytes each in float32, and
 #: glassnet allocates a gradient of the same size): a file declaring more is refused
@@ -91,8 +93,6 @@ def assemble(
         Makes the exception raised for a problem from its message (a
         :class:`~glassnet.saving.ModelFileError` naming the file, for a file).
     """
-    from glassnet.models import Sequential
-
     problems = Problems()
     total = _check_shapes(layers, weights, input_shape, problems)
     if problems:
@@ -104,14 +104,9 @@ def assemble(
         )
     arrays = [_read_array(layer, array, error) for layer, group in zip(layers, weights, strict=True)
               for array in group]
-    previous = config.floatx()
-    config.set_floatx(dtype)
-    try:
-        model = Sequential([Input(shape=input_shape), *layers], name=name)
-        model.build()
-        model.set_weights(arrays)
-    finally:
-        config.set_floatx(previous)
+    model = Sequential([Input(shape=input_shape), *layers], name=name, dtype=dtype)
+    model.build()
+    model.set_weights(arrays)
     return model
 
 
@@ -160,16 +155,12 @@ def _read_array(layer: Layer, array: ArrayLike, error: Callable[[str], Exception
 def layer_class(name: str) -> Any:
     """The class ``glassnet.layers.<name>``, or None in a glassnet without that layer
     (typed Any: its constructor's arguments are those of a layer not every glassnet has)."""
-    from glassnet import layers
-
-    cls = getattr(layers, name, None)
+    cls = getattr(glassnet_layers, name, None)
     return cls if isinstance(cls, type) and issubclass(cls, Layer) else None
 
 
 def missing_layer(name: str) -> str:
     """The problem to report when :func:`layer_class` found nothing."""
-    import glassnet
-
     return (f"needs the layer glassnet.layers.{name}, which glassnet {glassnet.__version__} "
             "does not have yet: update glassnet to a version with it")
 

@@ -42,6 +42,8 @@ import zipfile
 from collections.abc import Iterator
 from typing import Any
 
+from glassnet.errors import ModelFileError
+from glassnet.fileformat import check_path
 from glassnet.importers._common import (
     HDF5_SIGNATURE,
     MAX_JSON_BYTES,
@@ -54,7 +56,6 @@ from glassnet.importers._common import (
 )
 from glassnet.layers import Activation, Dense, Dropout, Flatten
 from glassnet.layers.base import Layer
-from glassnet.saving import ModelFileError, _check_path
 
 __all__ = ["load_keras"]
 
@@ -96,7 +97,7 @@ def load_keras(filepath: str | os.PathLike) -> Any:
     FileNotFoundError
         No file at ``filepath``.
     """
-    path = _check_path("filepath", filepath)
+    path = check_path("filepath", filepath)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No model file at {path!r}")
     with open(path, "rb") as handle:

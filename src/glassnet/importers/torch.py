@@ -248,7 +248,7 @@ def to_torch(model: Any) -> Any:
     ``Dropout``, Flatten ``Flatten``. The parameters are copies, float64 for a float64 model,
     else float32. ``binary_step`` (no gradient, no PyTorch module) is refused.
     """
-    from glassnet.models import Sequential
+    from glassnet.sequential import Sequential
 
     torch = _import_torch()
     if not isinstance(model, Sequential):
