@@ -41,7 +41,7 @@ _LATEX_SYMBOLS = {
     "Σ_k": r"\sum_k", "Σ": r"\sum", "->": r"\to", ":=": r"\leftarrow", "²": "^2",
     "∂": r"\partial ", "α": r"\alpha", "β1": r"\beta_1", "β2": r"\beta_2", "ε": r"\epsilon",
     "ρ": r"\rho", "μ": r"\mu", "λ": r"\lambda", "θ": r"\theta", "Δ": r"\Delta",
-    "δ": r"\delta", "σ": r"\sigma", "≤": r"\le",
+    "δ": r"\delta", "σ": r"\sigma", "≤": r"\le", "ḡ": r"\bar{g}", "Π": r"\Pi",
 }
 _LATEX_FUNCTIONS = re.compile(
     r"\b(relu|sigmoid|tanh|softmax|linear|onehot|sign|clip|max|log|flatten|reshape|mask)\b"
@@ -57,6 +57,7 @@ def to_latex(text: str) -> str:
     text = text.replace("m̂", r"\hat{m}").replace("v̂", r"\hat{v}")
     text = re.sub(r"√\(([^()]*)\)", r"\\sqrt{\1}", text)
     text = re.sub(r"√(\\hat\{\w\}|\w+)", r"\\sqrt{\1}", text)
+    text = re.sub(r"_\(([^()]*)\)", r"_{\1}", text)
     text = re.sub(r"([A-Za-z]+)\[([\w-]+)\]ᵀ", r"\1^{[\2]\\top}", text)
     text = re.sub(r"([A-Za-z]+)\[([\w-]+)\]", r"\1^{[\2]}", text)
     for old, new in _LATEX_SYMBOLS.items():
