@@ -141,6 +141,8 @@ class Activation:
         activation says otherwise (softmax's Jacobian, linear's identity).
     trainable : bool
         Whether gradient descent can learn through it (False for ``binary_step``).
+    elementwise : bool
+        Whether ``g'`` is elementwise (False for softmax, whose slope is a Jacobian).
     """
 
     name: str = ""
@@ -151,6 +153,8 @@ class Activation:
     backward_formula: str = "dZ = dA * g'(Z)"
     backward_latex: str = r"dZ = dA \odot g'(Z)"
     trainable: bool = True
+    #: Whether ``g'`` is elementwise, so that :meth:`derivative` exists (not for softmax).
+    elementwise: bool = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -390,6 +394,7 @@ class Softmax(Activation):
     latex = r"g(z)_j = \frac{e^{z_j}}{\sum_k e^{z_k}}"
     derivative_latex = r"\frac{\partial g_i}{\partial z_j} = g_i(\delta_{ij} - g_j)"
     backward_formula = "dZ = A * (dA - Σ_k dA_k A_k)"
+    elementwise = False
     backward_latex = r"dZ = A \odot \left(dA - \textstyle\sum_k dA_k A_k\right)"
 
     def forward(self, z, out=None):

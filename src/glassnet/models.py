@@ -807,16 +807,20 @@ class Sequential:
         (print_fn or print)(text)
 
     def explain(self, batch_size: int | None = None, latex: bool = False) -> Any:
-        """Per layer: the shapes of ``W``, ``b``, ``Z``, ``A`` and the equations (see glassnet.explain)."""
-        from glassnet.explain import explain
+        """Per layer: the shapes of ``W``, ``b``, ``Z``, ``A`` and the equations (see glassnet.explain).
 
-        return explain(self, batch_size=batch_size, latex=latex)
+        Printed when run in a script (as ``summary()`` is) and returned."""
+        from glassnet.explain import explain, show
+
+        return show(explain(self, batch_size=batch_size, latex=latex))
 
     def trace(self, x: Any, y: Any, **kwargs: Any) -> Any:
-        """One example's forward and backward pass with every number (see glassnet.explain)."""
-        from glassnet.explain import trace
+        """One example's forward and backward pass with every number (see glassnet.explain).
 
-        return trace(self, x, y, **kwargs)
+        Printed when run in a script (as ``summary()`` is) and returned."""
+        from glassnet.explain import show, trace
+
+        return show(trace(self, x, y, **kwargs))
 
     def _repr_html_(self) -> str:
         from glassnet.summary import summary_html

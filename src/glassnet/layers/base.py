@@ -226,11 +226,12 @@ class Layer:
         """The forward pass in the articles' notation (examples as columns), where it differs."""
         return []
 
-    def written_out(self, l: int, record: dict[str, Any], number: Any) -> list[str]:
+    def written_out(self, l: int, record: dict[str, Any], number: Any, max_terms: int = 8) -> list[str]:
         """Lines that write out the arithmetic of one recorded example (trace shows them).
 
         ``record`` holds the recorded forward arrays (``A_prev``, parameters, ``Z``, ``A``;
-        the example is row 0) and ``number`` formats one value. Default: nothing.
+        the example is row 0), ``number`` formats one value, and at most ``max_terms``
+        terms fit on a line. Default: nothing.
         """
         return []
 

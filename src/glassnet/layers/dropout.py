@@ -73,10 +73,14 @@ class Dropout(Layer):
         ]
 
     def backward_equations(self, l: int, m: Any = "m", *, given: str = "dA") -> list[Equation]:
-        return self._passing_down(
-            Equation(f"dA[{l - 1}] = dA[{l}] * mask[{l}] / (1 - {self.rate:g})",
-                     format_shape(self.array_shapes(m)["A"]),
-                     "training; the same mask as the forward pass"), l)
+        shape = format_shape(self.array_shapes(m)["A"])
+        if not self.needs_input_gradient:
+            return self._passing_down(Equation(""), l)
+        return [
+            Equation(f"dA[{l - 1}] = dA[{l}] * mask[{l}] / (1 - {self.rate:g})", shape,
+                     "training; the same mask as the forward pass"),
+            Equation(f"dA[{l - 1}] = dA[{l}]", shape, "inference"),
+        ]
 
     def recorded_forward_arrays(self) -> dict[str, Any]:
         return {"mask": self.mask} if self.training else {}
