@@ -53,7 +53,7 @@ def test_formulas_put_in_the_output_layer_and_k():
         == "∂l/∂A = (σ(A) - Y) / k"
 
 
-@pytest.mark.parametrize("name", sorted(optimizers.OPTIMIZER_CLASSES))
+@pytest.mark.parametrize("name", sorted(optimizers._OPTIMIZERS))
 def test_every_optimizer_states_its_update_its_state_and_settings(name):
     optimizer = optimizers.get(name)
     rule = optimizer.update_rule()

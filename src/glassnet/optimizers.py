@@ -1071,7 +1071,11 @@ class Nadam(Optimizer):
         }
 
 
-_OPTIMIZERS = OPTIMIZER_CLASSES
+#: glassnet's own optimizers (the names an unknown name is compared with).
+_OPTIMIZERS: dict[str, type[Optimizer]] = {
+    cls.__name__.lower(): cls
+    for cls in (SGD, RMSprop, Adagrad, Adadelta, Adam, Adamax, Nadam, AdamW)
+}
 
 
 def get(identifier: str | Optimizer | dict[str, Any]) -> Optimizer:
@@ -1090,7 +1094,7 @@ def get(identifier: str | Optimizer | dict[str, Any]) -> Optimizer:
         return identifier
     if isinstance(identifier, str):
         # Every registered optimizer has a default learning rate (only the base class has none).
-        optimizer_class = cast("Callable[[], Optimizer]", _OPTIMIZERS[_optimizer_key(identifier)])
+        optimizer_class = cast("Callable[[], Optimizer]", OPTIMIZER_CLASSES[_optimizer_key(identifier)])
         return optimizer_class()
     if isinstance(identifier, dict):
         class_name = identifier.get("class_name", identifier.get("name"))
@@ -1099,7 +1103,7 @@ def get(identifier: str | Optimizer | dict[str, Any]) -> Optimizer:
                 f"an optimizer config needs a 'name' key, one of {sorted(_OPTIMIZERS)}; "
                 f"got keys {sorted(identifier)}"
             )
-        return _OPTIMIZERS[_optimizer_key(class_name)].from_config(identifier)
+        return OPTIMIZER_CLASSES[_optimizer_key(class_name)].from_config(identifier)
     raise TypeError(
         "optimizer must be a name, an Optimizer or a config dict, got "
         f"{identifier!r} ({type(identifier).__name__})"
@@ -1107,5 +1111,8 @@ def get(identifier: str | Optimizer | dict[str, Any]) -> Optimizer:
 
 
 def _optimizer_key(name: Any) -> str:
-    """The registry key for ``name``, or a ValueError that suggests the closest name."""
+    """The registry key for ``name`` (a subclass defined since counts too), or a ValueError
+    that suggests the closest of glassnet's own names."""
+    if isinstance(name, str) and name.lower() in OPTIMIZER_CLASSES:
+        return name.lower()
     return check_choice("optimizer", name, _OPTIMIZERS)
