@@ -24,7 +24,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 API_PAGES = {
     "activations": "activations", "callbacks": "callbacks", "config": "utils",
     "datasets": "datasets", "demos": "demos", "diagnostics": "diagnostics",
-    "distributed": "distributed", "explain": "explain", "functional": "models",
+    "distributed": "distributed", "equations": "equations", "explain": "explain",
+    "functional": "models",
     "initializers": "initializers",
     "layers": "layers", "losses": "losses", "metrics": "metrics", "models": "models",
     "onnx": "onnx", "optimizers": "optimizers", "regularizers": "regularizers",

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from glassnet import optimizers
 from glassnet.explain import Explanation, Trace, explain, trace
 from glassnet.layers import Dense, Dropout, Flatten
 from glassnet.models import NotBuiltError, NotCompiledError, Sequential
@@ -250,3 +251,104 @@ def test_trace_checks_its_arguments():
     uncompiled = Sequential([Dense(2, input_dim=2)])
     with pytest.raises(NotCompiledError):
         uncompiled.trace([1.0, 2.0], [0.0, 1.0])
+
+
+# ----------------------------------------------------------------------------- a reader of the components
+def test_trace_shows_the_numbers_of_the_real_backward_pass():
+    """trace runs model.forward and model.backward (fit's code) in record mode: its dW and db
+    are bitwise the gradients model.backward puts in model.gradients for the same example."""
+    model = tiny_network()
+    x, y = np.array([0.5, -1.5, 2.0], dtype=np.float32), 1.0
+    result = model.trace(x, y)
+    X = x.reshape(1, -1)
+    Y = model.loss.prepare_targets(np.array([y]), 1, model.parameters.dtype)
+    model.backward(Y, model.forward(X))
+    for l, layer in enumerate(model.layers, start=1):
+        np.testing.assert_array_equal(result.step("backward", l)["dW"], layer.grads["kernel"])
+        np.testing.assert_array_equal(result.step("backward", l)["db"], layer.grads["bias"])
+    assert not any("forward" in layer.__dict__ for layer in model.layers)   # record mode is off again
+
+
+def test_trace_dA_prev_of_hidden_layers_matches_pytorch(float64):
+    model = tiny_network()
+    W1, b1, W2, b2, W3, b3 = (torch.tensor(w, requires_grad=True) for w in model.get_weights())
+    x = np.array([0.3, -0.7, 1.1])
+    a1 = torch.relu(torch.tensor(x) @ W1 + b1)
+    a1.retain_grad()
+    a2 = torch.tanh(a1 @ W2 + b2)
+    a2.retain_grad()
+    target = torch.ones(1, dtype=torch.float64)
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(a2 @ W3 + b3, target)
+    loss.backward()
+    result = trace(model, x, 1)
+    np.testing.assert_allclose(result.step("backward", 3)["dA_prev"], a2.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(result.step("backward", 2)["dA_prev"], a1.grad.numpy(), rtol=1e-12)
+    assert result.loss == pytest.approx(loss.item(), rel=1e-12)
+
+
+def test_record_mode_keeps_copies_and_costs_training_nothing():
+    from glassnet.layers.base import recording
+
+    model = tiny_network()
+    dense = model.layers[0]
+    assert not dense.record and "forward" not in dense.__dict__
+    X = np.array([[0.1, 0.2, 0.3], [1.0, -1.0, 0.5]], dtype=np.float32)
+    with recording(model.layers):
+        assert all(layer.record for layer in model.layers)
+        A = model.forward(X)
+        forward = dense.recorded["forward"]
+        assert list(forward) == ["A_prev", "W", "b", "Z", "A"]
+        np.testing.assert_array_equal(forward["Z"], X @ dense.W + dense.b)
+        model.backward(model.loss.prepare_targets(np.array([0, 1]), 1), A)
+        backward = model.layers[-1].recorded["backward"]
+        assert backward["dA"] is None                   # sigmoid + BCE: dZ given directly
+        np.testing.assert_array_equal(backward["dZ"], A - np.array([[0], [1]], dtype=np.float32))
+        assert dense.recorded["backward"]["dA_prev"] is None   # the input needs no gradient
+        forward["Z"][...] = 0                           # copies: the layer's arrays are untouched
+        assert np.any(dense.Z != 0)
+    assert not any(layer.record for layer in model.layers)
+    assert all("forward" not in vars(layer) for layer in model.layers)
+    with pytest.raises(TypeError, match="record"):
+        dense.record = "yes"
+
+
+def test_every_layer_takes_dZ_as_the_one_backward_contract():
+    model = Sequential([Flatten(input_shape=(2, 2)), Dropout(0.5), Dense(3, activation="relu"),
+                        Dense(2, activation="softmax")])
+    model.build()
+    X = make_rng(0).normal(size=(4, 2, 2)).astype(np.float32)
+    model.forward(X, training=False)
+    flatten, dropout, hidden, output = model.layers
+    gradient = np.ones((4, 2), dtype=np.float32)
+    first = output.backward(dZ=gradient.copy()).copy()
+    np.testing.assert_array_equal(first, output.backward(None, dZ=gradient.copy()))
+    np.testing.assert_array_equal(dropout.backward(dZ=np.ones((4, 4), np.float32)), np.ones((4, 4)))
+    assert flatten.backward(dZ=np.ones((4, 4), np.float32)).shape == (4, 2, 2)
+    hidden.backward(dZ=np.ones((4, 3), np.float32))
+    np.testing.assert_allclose(hidden.grads["bias"], np.ones(3))   # db = Σ_rows dZ / m
+
+
+def test_explain_asks_each_component():
+    """The equations explain shows are the components' own statements, put together."""
+    model = Sequential([Dense(3, input_dim=2, activation="leaky_relu"), Dense(2, activation="linear")])
+    model.compile(loss="huber", optimizer=optimizers.RMSprop(momentum=0.5, centered=True))
+    explanation = explain(model, batch_size=8)
+    hidden, output = explanation.layers
+    assert hidden.forward == model.layers[0].forward_equations(1, 8)
+    assert hidden.backward == model.layers[0].backward_equations(1, 8)
+    assert "alpha = 0.2" in hidden.activation_formula
+    assert output.backward[0].math == "dA[2] = ∂l/∂A[2] = clip(A[2] - Y, -δ, δ) / 2"
+    assert explanation.update["rules"] == model.optimizer.update_rule()
+    assert "ḡ := ρ·ḡ + (1 - ρ)·g" in explanation.to_text() and r"\bar{g}" in explanation.to_latex()
+
+
+def test_explain_and_trace_print_in_a_script_and_return_the_object(capsys, monkeypatch):
+    model = tiny_network()
+    explanation = model.explain()
+    assert isinstance(explanation, Explanation)
+    assert capsys.readouterr().out.strip() == explanation.to_text().strip()
+    result = model.trace([0.1, 0.2, 0.3], 1)
+    assert capsys.readouterr().out.strip() == result.to_text().strip()
+    monkeypatch.setattr("sys.ps1", ">>> ", raising=False)      # an interactive prompt shows the repr
+    model.explain()
+    assert capsys.readouterr().out == ""

@@ -79,7 +79,7 @@ def test_whole_network_matches_pytorch_autograd(float64):
     y = rng.integers(0, 2, size=(16, 1)).astype(float)
     model._refresh_step_settings()
     A = model.forward(X, training=True)
-    loss = model.objective(y, A, None)
+    loss = model.objective(y, A)
     model.backward(y, A)
 
     tensors = [torch.tensor(w, requires_grad=True) for w in model.get_weights()]
@@ -110,7 +110,7 @@ def test_softmax_network_with_dropout_and_regularizer_matches_pytorch(float64):
     model._refresh_step_settings()
     A = model.forward(X, training=True)
     mask = np.array(to_numpy(model.layers[1].mask))
-    loss = model.objective(y, A, None)
+    loss = model.objective(y, A)
     model.backward(y, A)
 
     W1, b1, W2, b2 = (torch.tensor(w, requires_grad=True) for w in model.get_weights())

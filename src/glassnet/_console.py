@@ -37,7 +37,28 @@ def in_ipython() -> bool:
 def statement_prints() -> bool:
     """Whether a report called as a statement should print itself: yes in a script, no at a
     Python or IPython prompt or in a notebook, which show the returned object's repr."""
-    return not (in_ipython() or hasattr(sys, "ps1"))
+    return not (in_ipython() or hasattr(sys, "ps1") or sys.flags.interactive)
+
+
+def should_show(show: Any = None) -> bool:
+    """``show`` as given (a bool), or, for ``None``, :func:`statement_prints`."""
+    if show is None:
+        return statement_prints()
+    if not isinstance(show, bool):
+        raise TypeError(f"show must be True, False or None (print in scripts only), got {show!r}")
+    return show
+
+
+def present(result: Any, show: Any = None) -> Any:
+    """Print ``result`` when :func:`should_show` says so, and return it.
+
+    ``model.explain()``, ``model.trace(...)``, ``diagnose(...)`` and ``gradient_check(...)``
+    go through it, so the line the README shows prints something in a script, as
+    ``model.summary()`` does; at a prompt the returned object is shown instead, once.
+    """
+    if should_show(show):
+        print(result)
+    return result
 
 
 def terminal_columns() -> int:

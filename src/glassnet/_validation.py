@@ -16,8 +16,9 @@ import numpy as np
 
 
 def _describe(value: Any) -> str:
-    if isinstance(value, np.ndarray):
-        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    if hasattr(value, "shape") and hasattr(value, "dtype"):  # an array of any library
+        dtype = getattr(value.dtype, "name", str(value.dtype).rsplit(".", 1)[-1])
+        return f"an array of shape {tuple(value.shape)} and dtype {dtype}"
     text = repr(value)
     if len(text) > 60:
         text = text[:57] + "..."

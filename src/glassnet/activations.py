@@ -46,32 +46,16 @@ from typing import Any
 
 import numpy as np
 
-from glassnet import backend
-from glassnet._validation import check_choice, check_float, check_positive
-from glassnet.backend import dtype_name, xp
-from glassnet.config import float_dtype
+from glassnet._arrays import as_float_array
+from glassnet._erfc import erfc
+from glassnet._validation import check_bool, check_choice, check_float, check_positive
+from glassnet.backend import xp
 
 #: An array of the active backend (``numpy.ndarray``, an array-api-strict or CuPy array).
 Array = Any
 
 # --------------------------------------------------------------------------------------
 # helpers
-
-
-def _as_float(z: Any) -> Array:
-    """``z`` as a float array of the active backend.
-
-    Lists and NumPy arrays that are not arrays of the active backend are copied to it;
-    integers become the default float type (:func:`glassnet.config.float_dtype`).
-    """
-    if isinstance(z, xp.array_type):
-        # dtype.kind is the fast test on NumPy; dtype_name works for every backend
-        is_float = z.dtype.kind == "f" if xp.is_numpy else dtype_name(z).startswith("float")
-        return z if is_float else xp.astype(z, backend.float_dtype())
-    z = np.asarray(z)
-    if z.dtype.kind != "f":
-        z = z.astype(float_dtype())
-    return xp.from_numpy(z)
 
 
 def _distinct_owners(a: np.ndarray, b: np.ndarray) -> bool:
@@ -86,7 +70,7 @@ def _input_and_buffer(z: Any, out: Array | None) -> tuple[Array, Array]:
     """``z`` as an array of the active backend, and the array ``forward`` writes into:
     ``out`` (which must not overlap ``z``) or a new one."""
     if not isinstance(z, xp.array_type):
-        z = _as_float(z)
+        z = as_float_array(z)
     if out is None:
         return z, xp.empty_like(z)
     # Views of two different NumPy arrays that own their memory cannot overlap: the exact
@@ -132,96 +116,12 @@ def _sigmoid(z: Array, out: Array) -> Array:
     return xp.reciprocal(out, out=out)
 
 
-# W. J. Cody's rational Chebyshev approximations to erf and erfc (Math. Comp. 23, 1969,
-# as in his SPECFUN routine CALERF); relative error below 1e-15 in float64 over the
-# range GELU uses, no SciPy needed.
-_ERF_A = (3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02,
-          3.20937758913846947e03, 1.85777706184603153e-1)
-_ERF_B = (2.36012909523441209e01, 2.44024637934444173e02, 1.28261652607737228e03,
-          2.84423683343917062e03)
-_ERFC_C = (5.64188496988670089e-1, 8.88314979438837594e00, 6.61191906371416295e01,
-           2.98635138197400131e02, 8.81952221241769090e02, 1.71204761263407058e03,
-           2.05107837782607147e03, 1.23033935479799725e03, 2.15311535474403846e-8)
-_ERFC_D = (1.57449261107098347e01, 1.17693950891312499e02, 5.37181101862009858e02,
-           1.62138957456669019e03, 3.29079923573345963e03, 4.36261909014324716e03,
-           3.43936767414372164e03, 1.23033935480374942e03)
-_ERFC_P = (3.05326634961232344e-1, 3.60344899949804439e-1, 1.25781726111229246e-1,
-           1.60837851487422766e-2, 6.58749161529837803e-4, 1.63153871373020978e-2)
-_ERFC_Q = (2.56852019228982242e00, 1.87295284992346725e00, 5.27905102951428412e-1,
-           6.05183413124413191e-2, 2.33520497626869185e-3)
-_ONE_OVER_SQRT_PI = 1.0 / math.sqrt(math.pi)
-
-
-def _rational(t: Array, num_coefs: tuple, den_coefs: tuple, lead: float) -> Array:
-    """``P(t) / Q(t)`` by Horner's rule, in place on two work arrays.
-
-    ``P(t) = ((lead t + p0) t + p1) t + ... + p_last`` and
-    ``Q(t) = ((t + q0) t + q1) t + ... + q_last`` (Q's leading coefficient is 1).
-    """
-    num = t * lead
-    num += num_coefs[0]
-    den = t + den_coefs[0]
-    for p, q in zip(num_coefs[1:], den_coefs[1:], strict=True):
-        num *= t
-        num += p
-        den *= t
-        den += q
-    num /= den
-    return num
-
-
-def _erfc(x: Array) -> Array:
-    """The complementary error function ``erfc(x) = 1 - erf(x)``, elementwise.
-
-    Cody's algorithm uses three regions of ``y = |x|``:
-
-    * ``y <= 0.46875``: ``erf(x) = x * P(x^2) / Q(x^2)`` and ``erfc = 1 - erf``;
-    * ``0.46875 < y <= 4``: ``erfc(y) = exp(-y^2) * P(y) / Q(y)``;
-    * ``y > 4``: ``erfc(y) = exp(-y^2) / y * (1/sqrt(pi) - R(1/y^2) / y^2)``;
-
-    and ``erfc(-y) = 2 - erfc(y)``. The first two are evaluated on the whole
-    array (with clipped arguments) and blended with 0/1 masks, because selecting
-    a random half of an array with a boolean index is several times slower than
-    the arithmetic; the rare ``y > 4`` entries are fixed up by indexing.
-    Computed in the dtype of ``x``; relative error about ``1e-15 * max(1, y^2)`` in float64.
-    """
-    y = xp.abs(x)
-
-    # middle region, erfc(y) = exp(-y^2) P(y) / Q(y)
-    t = xp.clip(y, 0.46875, 4.0)
-    result = _rational(t, _ERFC_C[:-1], _ERFC_D, lead=_ERFC_C[-1])
-    xp.square(t, out=t)
-    xp.negative(t, out=t)
-    result *= xp.exp(t, out=t)
-
-    # large region, erfc(y) = exp(-y^2) / y * (1/sqrt(pi) - R(1/y^2) / y^2), rare: by indexing
-    large = y > 4.0
-    if xp.any(large):
-        yl = y[large]
-        inv_sq = 1.0 / (yl * yl)
-        tail = inv_sq * _rational(inv_sq, _ERFC_P[:-1], _ERFC_Q, lead=_ERFC_P[-1])
-        result[large] = xp.exp(-yl * yl) * (_ONE_OVER_SQRT_PI - tail) / yl
-
-    # erfc(-y) = 2 - erfc(y): result += [x < 0] * (2 - 2 result)
-    xp.multiply(result, -2.0, out=t)
-    t += 2.0
-    t *= xp.astype(x < 0, t.dtype)
-    result += t
-
-    # small region, erfc(x) = 1 - x P(x^2) / Q(x^2), blended in where |x| <= 0.46875
-    small_x = xp.clip(x, -0.46875, 0.46875)
-    xp.square(small_x, out=t)
-    erfc_small = _rational(t, _ERF_A[:-1], _ERF_B, lead=_ERF_A[-1])
-    erfc_small *= small_x
-    xp.subtract(1.0, erfc_small, out=erfc_small)
-    erfc_small -= result
-    erfc_small *= xp.astype(y <= 0.46875, t.dtype)
-    result += erfc_small
-    return result
-
-
 # --------------------------------------------------------------------------------------
 # the base class
+
+#: Every activation class by its ``name``: the built-in ones and any subclass that sets a
+#: ``name`` of its own (it joins when it is defined, so configs and model files can name it).
+ACTIVATION_CLASSES: dict[str, type[Activation]] = {}
 
 
 class Activation:
@@ -230,13 +130,19 @@ class Activation:
     Attributes
     ----------
     name : str
-        The identifier accepted by :func:`get`, e.g. ``'relu'``.
+        The identifier accepted by :func:`get`, e.g. ``'relu'``. A subclass that sets its
+        own name joins the registry :data:`ACTIVATION_CLASSES` when it is defined.
     formula, derivative_formula : str
-        ``g(z)`` and ``g'(z)`` in plain text.
+        ``g(z)`` and ``g'(z)`` in plain text (with the values of the parameters, if any).
     latex, derivative_latex : str
         The same in LaTeX, for plots and notebooks.
+    backward_formula, backward_latex : str
+        The chain rule :meth:`backward` applies, ``dZ = dA * g'(Z)`` unless the
+        activation says otherwise (softmax's Jacobian, linear's identity).
     trainable : bool
         Whether gradient descent can learn through it (False for ``binary_step``).
+    elementwise : bool
+        Whether ``g'`` is elementwise (False for softmax, whose slope is a Jacobian).
     """
 
     name: str = ""
@@ -244,7 +150,16 @@ class Activation:
     derivative_formula: str = ""
     latex: str = ""
     derivative_latex: str = ""
+    backward_formula: str = "dZ = dA * g'(Z)"
+    backward_latex: str = r"dZ = dA \odot g'(Z)"
     trainable: bool = True
+    #: Whether ``g'`` is elementwise, so that :meth:`derivative` exists (not for softmax).
+    elementwise: bool = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("name"):
+            ACTIVATION_CLASSES[cls.name] = cls
 
     def forward(self, z: Array, out: Array | None = None) -> Array:
         """``A = g(Z)``.
@@ -282,7 +197,7 @@ class Activation:
         return xp.multiply(dA, self.derivative(z, a), out=out)
 
     def __call__(self, z: Any) -> Array:
-        return self.forward(_as_float(z))
+        return self.forward(as_float_array(z))
 
     def get_config(self) -> dict:
         """``{'name': ..., **parameters}``; :func:`get` rebuilds the activation from it."""
@@ -316,6 +231,8 @@ class Linear(Activation):
     derivative_formula = "g'(z) = 1"
     latex = r"g(z) = z"
     derivative_latex = r"g'(z) = 1"
+    backward_formula = "dZ = dA"
+    backward_latex = "dZ = dA"
 
     def forward(self, z, out=None):
         z, out = _input_and_buffer(z, out)
@@ -377,6 +294,10 @@ class LeakyReLU(Activation):
 
     def __init__(self, alpha: float = 0.2) -> None:
         self.alpha = check_float("alpha", alpha, low=0.0)
+        self.formula += f",  alpha = {self.alpha:g}"
+        self.derivative_formula += f",  alpha = {self.alpha:g}"
+        self.latex += rf",\quad \alpha = {self.alpha:g}"
+        self.derivative_latex += rf",\quad \alpha = {self.alpha:g}"
 
     def forward(self, z, out=None):
         z, out = _input_and_buffer(z, out)
@@ -469,14 +390,12 @@ class Softmax(Activation):
 
     name = "softmax"
     formula = "g(z)_j = exp(z_j) / sum_k exp(z_k)"
-    derivative_formula = (
-        "d g_i / d z_j = g_i * (delta_ij - g_j); dZ = A * (dA - sum_k dA_k * A_k)"
-    )
+    derivative_formula = "∂g_i/∂z_j = g_i * (δ_ij - g_j)  (a Jacobian per example, not elementwise)"
     latex = r"g(z)_j = \frac{e^{z_j}}{\sum_k e^{z_k}}"
-    derivative_latex = (
-        r"\frac{\partial g_i}{\partial z_j} = g_i(\delta_{ij} - g_j), \quad "
-        r"dZ = A \odot \left(dA - \textstyle\sum_k dA_k A_k\right)"
-    )
+    derivative_latex = r"\frac{\partial g_i}{\partial z_j} = g_i(\delta_{ij} - g_j)"
+    backward_formula = "dZ = A * (dA - Σ_k dA_k A_k)"
+    elementwise = False
+    backward_latex = r"dZ = A \odot \left(dA - \textstyle\sum_k dA_k A_k\right)"
 
     def forward(self, z, out=None):
         z, out = _input_and_buffer(z, out)
@@ -518,6 +437,8 @@ class BinaryStep(Activation):
     derivative_formula = "g'(z) = 0 (undefined at z = 0)"
     latex = r"g(z) = \begin{cases} 1 & z \ge 0 \\ 0 & z < 0 \end{cases}"
     derivative_latex = r"g'(z) = 0 \quad (z \ne 0)"
+    backward_formula = "dZ = dA * g'(Z) = 0   (cannot be trained)"
+    backward_latex = r"dZ = dA \odot g'(Z) = 0"
     trainable = False
 
     def forward(self, z, out=None):
@@ -586,6 +507,10 @@ class ELU(Activation):
 
     def __init__(self, alpha: float = 1.0) -> None:
         self.alpha = check_positive("alpha", alpha)
+        self.formula += f",  alpha = {self.alpha:g}"
+        self.derivative_formula += f",  alpha = {self.alpha:g}"
+        self.latex += rf",\quad \alpha = {self.alpha:g}"
+        self.derivative_latex += rf",\quad \alpha = {self.alpha:g}"
 
     def forward(self, z, out=None):
         z, out = _input_and_buffer(z, out)
@@ -610,13 +535,17 @@ class SELU(Activation):
     name = "selu"
     alpha = 1.6732632423543772848170429916717
     scale = 1.0507009873554804934193349852946
-    formula = "g(z) = scale * (z if z > 0 else alpha * (exp(z) - 1))"
-    derivative_formula = "g'(z) = scale if z > 0 else scale * alpha * exp(z)"
+    _constants = f",  alpha = {alpha:.10g}, scale = {scale:.10g}"
+    _latex_constants = rf",\quad \alpha = {alpha:.10g},\ \lambda = {scale:.10g}"
+    formula = "g(z) = scale * (z if z > 0 else alpha * (exp(z) - 1))" + _constants
+    derivative_formula = "g'(z) = scale if z > 0 else scale * alpha * exp(z)" + _constants
     latex = (
         r"g(z) = \lambda \begin{cases} z & z > 0 \\ \alpha (e^{z} - 1) & z \le 0 \end{cases}"
+        + _latex_constants
     )
     derivative_latex = (
         r"g'(z) = \lambda \begin{cases} 1 & z > 0 \\ \alpha e^{z} & z \le 0 \end{cases}"
+        + _latex_constants
     )
 
     def forward(self, z, out=None):
@@ -743,10 +672,25 @@ class GELU(Activation):
     latex = r"g(z) = z\,\Phi(z) = \frac{z}{2}\left(1 + \mathrm{erf}(z / \sqrt{2})\right)"
     derivative_latex = r"g'(z) = \Phi(z) + z\,\frac{e^{-z^2/2}}{\sqrt{2\pi}}"
 
+    approximate_formula = "g(z) = z / 2 * (1 + tanh(sqrt(2/pi) * (z + 0.044715 z^3)))"
+    approximate_derivative_formula = (
+        "g'(z) = (1 + t) / 2 + z / 2 * (1 - t^2) * sqrt(2/pi) * (1 + 3 * 0.044715 z^2),  "
+        "t = tanh(sqrt(2/pi) * (z + 0.044715 z^3))"
+    )
+    approximate_latex = (
+        r"g(z) = \frac{z}{2}\left(1 + \tanh\left(\sqrt{2/\pi}\,(z + 0.044715 z^3)\right)\right)"
+    )
+    approximate_derivative_latex = (
+        r"g'(z) = \frac{1 + t}{2} + \frac{z}{2}(1 - t^2)\sqrt{2/\pi}\,(1 + 3 \cdot 0.044715 z^2),"
+        r"\quad t = \tanh\left(\sqrt{2/\pi}\,(z + 0.044715 z^3)\right)"
+    )
+
     def __init__(self, approximate: bool = False) -> None:
-        if not isinstance(approximate, (bool, np.bool_)):
-            raise TypeError(f"approximate must be True or False, got {approximate!r}")
-        self.approximate = bool(approximate)
+        self.approximate = check_bool("approximate", approximate)
+        if self.approximate:
+            self.formula, self.latex = self.approximate_formula, self.approximate_latex
+            self.derivative_formula = self.approximate_derivative_formula
+            self.derivative_latex = self.approximate_derivative_latex
 
     def _tanh_inner(self, z: Array) -> Array:
         """``tanh(u)`` with ``u = sqrt(2/pi) * (z + 0.044715 z^3)``."""
@@ -764,7 +708,7 @@ class GELU(Activation):
             out += 1.0
         else:
             xp.multiply(z, -_SQRT_HALF, out=out)
-            xp.copyto(out, _erfc(out))  # erfc(-z/sqrt2) = 1 + erf(z/sqrt2) = 2 Phi(z)
+            xp.copyto(out, erfc(out))  # erfc(-z/sqrt2) = 1 + erf(z/sqrt2) = 2 Phi(z)
         out *= z
         out *= 0.5
         return out
@@ -787,7 +731,7 @@ class GELU(Activation):
         density *= -0.5
         xp.exp(density, out=density)
         density *= _ONE_OVER_SQRT_2PI  # phi(z)
-        cdf = _erfc(z * -_SQRT_HALF)
+        cdf = erfc(z * -_SQRT_HALF)
         cdf *= 0.5  # Phi(z)
         density *= z
         density += cdf
@@ -830,16 +774,11 @@ class HardSigmoid(Activation):
 # lookup by name
 
 
-_CLASSES: dict[str, type[Activation]] = {
-    cls.name: cls
-    for cls in (
-        Linear, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, BinaryStep, ELU, SELU,
-        Softplus, Softsign, Swish, GELU, HardSigmoid,
-    )
-}
+_CLASSES = ACTIVATION_CLASSES
 _ALIASES = {"silu": "swish", "leakyrelu": "leaky_relu"}
 
-#: The names of every activation :func:`get` knows (aliases not included).
+#: The names of glassnet's own activations (aliases not included); :func:`get` also knows
+#: every subclass defined since (:data:`ACTIVATION_CLASSES`).
 ALL: tuple[str, ...] = tuple(_CLASSES)
 
 

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from glassnet import activations
-from glassnet._console import statement_prints
+from glassnet._console import should_show
 from glassnet._validation import (
     check_array,
     check_bool,
@@ -42,7 +42,7 @@ from glassnet._validation import (
 from glassnet.backend import require_numpy_model
 from glassnet.callbacks import Callback, History
 from glassnet.errors import DiagnosticWarning, NotCompiledError
-from glassnet.explain import format_shape
+from glassnet.explain import _prepare_data, _require_compiled, format_shape
 from glassnet.utils import make_rng
 
 __all__ = [
@@ -138,43 +138,6 @@ class GradientCheckReport:
 
     def __repr__(self) -> str:
         return self.__str__()
-
-
-# ======================================================================== shared helpers
-def _require_compiled(model: Any, what: str) -> None:
-    if not model.compiled or model.loss is None:
-        raise NotCompiledError(
-            f"Cannot {what}: the model has no loss yet. Compile it first, e.g. "
-            "model.compile(loss='binary_crossentropy', optimizer='adam')"
-        )
-
-
-def _prepare_data(
-    model: Any, x: Any, y: Any, sample_weight: Any = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Check ``x``, ``y`` (and ``sample_weight``) and convert them for ``model``.
-
-    Unlike ``fit``, the arrays take the dtype of the model's own parameter buffer
-    (float64 for a model built in float64), whatever the current global setting, so a
-    float64 model is checked in float64.
-    """
-    X = model._check_x(x, "X").astype(model.parameters.dtype, copy=False)
-    y_array = check_array("y", y, ndim=None)
-    check_same_length(X=X, y=y_array)
-    n_outputs = int(np.prod(model.output_shape))
-    Y = model.loss.prepare_targets(y_array, n_outputs, model.parameters.dtype)
-    weights = None
-    if sample_weight is not None:
-        weights = model._check_sample_weight(sample_weight, len(X))
-        weights = weights.astype(model.parameters.dtype, copy=False)
-    return X, Y, weights
-
-
-def _check_show(show: Any) -> bool:
-    """``show=None`` means: print, unless a Python or IPython prompt will show the repr."""
-    if show is not None:
-        return check_bool("show", show)
-    return statement_prints()
 
 
 def float64_copy(model: Any) -> Any:
@@ -295,7 +258,7 @@ def gradient_check(
     model._require_built("check the gradients")
     _require_compiled(model, "check the gradients")
     float64 = check_bool("float64", float64)
-    show = _check_show(show)
+    show = should_show(show)
     if float64 and model.parameters.dtype != np.float64:
         model = float64_copy(model)
     dtype = model.parameters.dtype
@@ -1267,7 +1230,7 @@ def diagnose(
     require_numpy_model(model, "glassnet.diagnose")
     model._require_built("diagnose the model")
     _require_compiled(model, "diagnose the model")
-    show = _check_show(show)
+    show = should_show(show)
     names = _feature_names(X, feature_names)
     X, Y, weights = _prepare_data(model, X, y, sample_weight)
     run = _observe(model, X, Y, weights, _history_losses(model, history), names)

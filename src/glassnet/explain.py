@@ -20,63 +20,29 @@ the transpose of ours.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from glassnet import losses as losses_module
 from glassnet._validation import check_array, check_int, check_same_length
 from glassnet.backend import require_numpy_model
+from glassnet.equations import Equation, at_output, format_shape, to_latex
 from glassnet.errors import NotCompiledError
-from glassnet.layers import Activation, Dense, Dropout, Flatten
+from glassnet.layers.base import Layer, recording
 
 __all__ = ["Equation", "Explanation", "LayerExplanation", "Trace", "explain", "trace"]
 
 
+
 # ======================================================================== small helpers
-def format_shape(shape: tuple[Any, ...]) -> str:
-    """``(m, 2)`` for ``('m', 2)``, ``(4,)`` for ``(4,)``."""
-    items = [str(size) for size in shape]
-    return f"({items[0]},)" if len(items) == 1 else "(" + ", ".join(items) + ")"
-
-
-def _to_latex(text: str) -> str:
-    """Turn the plain-text equations of this module into LaTeX.
-
-    ``A[0]ᵀ`` -> ``A^{[0]\\top}``, ``W[1]`` -> ``W^{[1]}``, ``·`` -> ``\\cdot``,
-    ``*`` -> ``\\odot`` (elementwise), ``Σ_rows`` -> ``\\sum_{\\text{rows}}``.
-    """
-    text = text.replace("m̂", r"\hat{m}").replace("v̂", r"\hat{v}")
-    text = re.sub(r"√\(([^()]*)\)", r"\\sqrt{\1}", text)
-    text = re.sub(r"√(\\hat\{\w\}|\w+)", r"\\sqrt{\1}", text)
-    text = re.sub(r"([A-Za-z]+)\[(\w+)\]ᵀ", r"\1^{[\2]\\top}", text)
-    text = re.sub(r"([A-Za-z]+)\[(\w+)\]", r"\1^{[\2]}", text)
-    replacements = {
-        "ᵀ": r"^\top", "·": r" \cdot ", " * ": r" \odot ", "Σ_rows": r"\sum_{\text{rows}}",
-        "Σ": r"\sum", "->": r"\to", ":=": r"\leftarrow", "²": "^2", "∂": r"\partial ",
-        "α": r"\alpha", "β1": r"\beta_1", "β2": r"\beta_2", "ε": r"\epsilon", "ρ": r"\rho",
-        "μ": r"\mu", "λ": r"\lambda", "θ": r"\theta", "Δ": r"\Delta", "δ": r"\delta",
-        "σ": r"\sigma",
-    }
-    for old, new in replacements.items():
-        text = text.replace(old, new)
-    text = re.sub(r"\b(relu|sigmoid|tanh|softmax|linear|onehot|sign|clip|max|log)\b",
-                  r"\\mathrm{\1}", text)
-    return text
-
-
 def _require_compiled(model: Any, what: str) -> None:
     if not model.compiled or model.loss is None:
         raise NotCompiledError(
             f"Cannot {what}: the model has no loss yet. Compile it first, e.g. "
             "model.compile(loss='binary_crossentropy', optimizer='adam')"
         )
-
-
-def _activation_of(layer: Any) -> Any:
-    """The layer's activation object (Dense, Activation), else None."""
-    return getattr(layer, "activation", None)
 
 
 def _prepare_data(
@@ -100,60 +66,14 @@ def _prepare_data(
     return X, Y, weights
 
 
-def _uses_logits(model: Any) -> bool:
-    """Whether the loss should be computed from the output layer's ``Z`` (exact, no clipping).
-
-    True when the output activation is the one the loss is written for (sigmoid for
-    binary, softmax for categorical cross-entropy): then ``l`` from ``Z`` is the function
-    whose gradient ``dZ = A - Y`` the backward pass computes.
-    """
-    activation = _activation_of(model.layers[-1])
-    name = activation.name if activation is not None else "linear"
-    return name == getattr(model.loss, "logits_activation", None)
-
-
-def _per_sample_loss(model: Any, Y: np.ndarray, A: np.ndarray) -> np.ndarray:
-    """``l_i`` for every example of the last forward pass, shape ``(m,)``."""
-    z = model.layers[-1].Z if _uses_logits(model) else None
-    return model.loss.per_sample(Y, A, z=z)
-
-
-def _objective(
-    model: Any, Y: np.ndarray, A: np.ndarray, weights: np.ndarray | None = None
-) -> float:
-    """The training objective ``J = (1/m) Σ_i w_i l_i + Σ R(W)``, accumulated in float64."""
-    per_sample = _per_sample_loss(model, Y, A).astype(np.float64)
-    if weights is None:
-        value = float(np.mean(per_sample))
-    else:
-        value = float(np.dot(per_sample, weights.astype(np.float64)) / len(per_sample))
-    return value + sum(layer.regularization_penalty() for layer in model.layers)
+def _activation_name(layer: Layer) -> str:
+    return "linear" if layer.activation is None else layer.activation.name
 
 
 # ======================================================================== explain
 @dataclass
-class Equation:
-    """One equation: the mathematics, the shapes it combines, and a remark.
-
-    ``str(equation)`` is ``"<math>   <shapes>"``, e.g.
-    ``Z[1] = A[0]·W[1] + b[1]   (m, 2)·(2, 4) + (4,) -> (m, 4)``.
-    """
-
-    math: str
-    shapes: str = ""
-    note: str = ""
-
-    @property
-    def latex(self) -> str:
-        return _to_latex(self.math)
-
-    def __str__(self) -> str:
-        return f"{self.math}   {self.shapes}" if self.shapes else self.math
-
-
-@dataclass
 class LayerExplanation:
-    """What one layer computes, for a batch of ``m`` examples.
+    """What one layer computes, for a batch of ``m`` examples (as the layer states it).
 
     Attributes
     ----------
@@ -164,15 +84,16 @@ class LayerExplanation:
     activation : str or None
         ``g``'s name, for layers that have one.
     shapes : dict[str, tuple]
-        ``'A_prev'``, ``'W'``, ``'b'``, ``'Z'``, ``'A'`` (those that exist); the batch
-        dimension is ``'m'`` or the given batch size.
+        ``layer.array_shapes(m)``: ``'A_prev'``, the parameters (``'W'``, ``'b'``), ``'Z'``,
+        ``'A'`` (those that exist); the batch dimension is ``'m'`` or the given batch size.
     n_params : int
     forward, backward : list of Equation
-        The forward equations, and the backward equations (chain rule) of this layer.
-    activation_formula, activation_derivative : str or None
-        ``g(z)`` and ``g'(z)``.
+        ``layer.forward_equations`` and, where the backward pass reaches the layer, how
+        it starts (at the output) and ``layer.backward_equations``.
+    activation_formula, activation_derivative, activation_latex : str or None
+        ``g(z)``, ``g'(z)`` and ``g(z)`` in LaTeX.
     column_notation : list of Equation
-        The forward equation in the articles' notation (examples as columns).
+        ``layer.column_notation``: the forward equation in the articles' notation.
     """
 
     index: int
@@ -189,127 +110,35 @@ class LayerExplanation:
     column_notation: list[Equation] = field(default_factory=list)
 
 
-# What ∂l/∂A is for each loss, per example (k = number of outputs).
-_LOSS_GRADIENTS = {
-    "mean_squared_error": "2 (A[L] - Y) / k",
-    "mean_absolute_error": "sign(A[L] - Y) / k",
-    "huber": "clip(A[L] - Y, -δ, δ) / k",
-    "log_cosh": "tanh(A[L] - Y) / k",
-    "hinge": "-Y * [Y * A[L] < 1] / k",
-    "binary_crossentropy": "(A[L] - Y) / (A[L] (1 - A[L])) / k",
-    "categorical_crossentropy": "-Y / A[L]",
-    "sparse_categorical_crossentropy": "-1 / A[L] at the true class, 0 elsewhere",
-}
-_LOGIT_GRADIENTS = {
-    "binary_crossentropy": "(σ(A[L]) - Y) / k",
-    "categorical_crossentropy": "softmax(A[L]) - Y",
-    "sparse_categorical_crossentropy": "softmax(A[L]) - onehot(y)",
-}
-
-
-def _with_k(formula: str, k: int) -> str:
-    return formula.replace(" / k", "" if k == 1 else f" / {k}")
-
-
-def _output_gradient_rule(loss: Any, activation_name: str, k: int) -> tuple[str, str]:
-    """How the backward pass starts: ``('fused', dZ formula)`` or ``('chain', dA formula)``.
-
-    Mirrors ``Sequential.backward``: sigmoid + binary cross-entropy and softmax +
-    (sparse) categorical cross-entropy give ``dZ = A - Y`` directly; a linear output
-    gives ``dZ = dA``; every other pair applies the chain rule ``dZ = dA * g'(Z)``.
-    """
-    name = getattr(loss, "name", type(loss).__name__)
-    from_logits = getattr(loss, "from_logits", False)
-    if not from_logits:
-        if name == "binary_crossentropy" and activation_name == "sigmoid":
-            return "fused", _with_k("(A[L] - Y) / k", k) if k > 1 else "A[L] - Y"
-        if name == "categorical_crossentropy" and activation_name == "softmax":
-            return "fused", "A[L] - Y"
-        if name == "sparse_categorical_crossentropy" and activation_name == "softmax":
-            return "fused", "A[L] - onehot(y)"
-    table = _LOGIT_GRADIENTS if from_logits else _LOSS_GRADIENTS
-    formula = _with_k(table.get(name, "∂l/∂A[L]"), k)
-    if activation_name == "linear":
-        return "linear", formula
-    return "chain", formula
-
-
-def _batch(shape: tuple[int, ...], m: Any) -> tuple[Any, ...]:
-    return (m, *shape)
-
-
-def _dense_explanation(layer: Dense, l: int, m: Any) -> LayerExplanation:
-    assert layer.input_shape is not None, "the model is built before it is explained"
-    n_prev, n = layer.input_shape[0], layer.units
-    activation = layer.activation
-    shapes: dict[str, tuple[Any, ...]] = {"A_prev": (m, n_prev), "W": (n_prev, n)}
-    if layer.use_bias:
-        shapes["b"] = (n,)
-    shapes.update(Z=(m, n), A=(m, n))
-    bias, bias_shape = (f" + b[{l}]", f" + {format_shape((n,))}") if layer.use_bias else ("", "")
-    forward = [
-        Equation(
-            f"Z[{l}] = A[{l - 1}]·W[{l}]{bias}",
-            f"{format_shape((m, n_prev))}·{format_shape((n_prev, n))}{bias_shape} -> "
-            f"{format_shape((m, n))}",
-        ),
-        Equation(
-            f"A[{l}] = Z[{l}]" if activation.name == "linear"
-            else f"A[{l}] = {activation.name}(Z[{l}])",
-            format_shape((m, n)),
-            activation.formula,
-        ),
-    ]
-    column_bias, column_bias_shape = (
-        (f" + b[{l}]", f" + {format_shape((n, 1))}") if layer.use_bias else ("", "")
-    )
-    column = [
-        Equation(
-            f"Z[{l}] = W[{l}]·A[{l - 1}]{column_bias}",
-            f"{format_shape((n, n_prev))}·{format_shape((n_prev, m))}{column_bias_shape} -> "
-            f"{format_shape((n, m))}",
-            f"their W[{l}] {format_shape((n, n_prev))} is our W[{l}]ᵀ",
-        )
-    ]
+def _explain_layer(layer: Layer, l: int, m: Any) -> LayerExplanation:
+    g = layer.activation
     return LayerExplanation(
-        index=l, name=layer.name, kind="Dense", activation=activation.name, shapes=shapes,
-        n_params=layer.count_params(), forward=forward, activation_formula=activation.formula,
-        activation_derivative=activation.derivative_formula, activation_latex=activation.latex,
-        column_notation=column,
+        index=l, name=layer.name, kind=type(layer).__name__, activation=None if g is None else g.name,
+        shapes=layer.array_shapes(m), n_params=layer.count_params(), forward=layer.forward_equations(l, m),
+        activation_formula=None if g is None else g.formula,
+        activation_derivative=None if g is None else g.derivative_formula,
+        activation_latex=None if g is None else g.latex, column_notation=layer.column_notation(l, m),
     )
 
 
-def _other_explanation(layer: Any, l: int, m: Any) -> LayerExplanation:
-    shape_in = _batch(layer.input_shape, m)
-    shape_out = _batch(layer.output_shape, m)
-    shapes = {"A_prev": shape_in, "A": shape_out}
-    activation = _activation_of(layer)
-    if isinstance(layer, Flatten):
-        forward = [Equation(f"A[{l}] = flatten(A[{l - 1}])",
-                            f"{format_shape(shape_in)} -> {format_shape(shape_out)}",
-                            "each example's values in one row, no copy")]
-    elif isinstance(layer, Dropout):
-        forward = [
-            Equation(f"A[{l}] = A[{l - 1}] * mask[{l}] / (1 - {layer.rate:g})",
-                     format_shape(shape_out),
-                     f"training only: mask[{l}] is 1 with probability {1 - layer.rate:g}, else 0"),
-            Equation(f"A[{l}] = A[{l - 1}]", format_shape(shape_out), "inference"),
-        ]
-    elif isinstance(layer, Activation):
-        shapes = {"A_prev": shape_in, "Z": shape_in, "A": shape_out}
-        forward = [Equation(f"A[{l}] = {activation.name}(A[{l - 1}])", format_shape(shape_out),
-                            activation.formula)]
-    else:
-        forward = [Equation(f"A[{l}] = {layer.name}(A[{l - 1}])",
-                            f"{format_shape(shape_in)} -> {format_shape(shape_out)}")]
-    return LayerExplanation(
-        index=l, name=layer.name, kind=type(layer).__name__,
-        activation=None if activation is None else activation.name, shapes=shapes,
-        n_params=layer.count_params(), forward=forward,
-        activation_formula=None if activation is None else activation.formula,
-        activation_derivative=None if activation is None else activation.derivative_formula,
-        activation_latex=None if activation is None else activation.latex,
-    )
+def _backward_start(model: Any, l: int, m: Any) -> tuple[list[Equation], str]:
+    """How backpropagation starts at the output layer ``l``, as the loss states it, and what
+    the layer is then given: ``'dZ'`` when the loss fuses with its activation, else ``'dA'``."""
+    output = model.layers[-1]
+    shape = format_shape(output.array_shapes(m)["A"])
+    loss = model.loss
+    if loss is None:
+        return [Equation(f"dA[{l}] = ∂L/∂A[{l}]", shape, "compile the model to choose a loss")], "dA"
+    k = int(np.prod(model.output_shape))
+    g = _activation_name(output)
+    if loss.fuses_with(g):
+        math = f"dZ[{l}] = " + at_output(Equation(loss.fused_formula).rhs, l, k)
+        latex = f"dZ^{{[{l}]}} = " + at_output(Equation(loss.fused_latex).rhs, l, k, latex=True)
+        return [Equation(math, shape, f"{g} + {loss.name}: g'(Z) cancels against ∂l/∂A", latex)], "dZ"
+    gradient = at_output(Equation(loss.gradient_formula).rhs, l, k)
+    math = f"dA[{l}] = ∂l/∂A[{l}]" + (f" = {gradient}" if gradient else "")
+    latex = f"dA^{{[{l}]}} = " + at_output(loss.gradient_latex, l, k, latex=True)
+    return [Equation(math, shape, latex=latex)], "dA"
 
 
 def _add_backward(model: Any, explained: list[LayerExplanation], m: Any) -> None:
@@ -321,120 +150,16 @@ def _add_backward(model: Any, explained: list[LayerExplanation], m: Any) -> None
     last = len(model.layers) - 1
     for position in range(last, model._first_backward_layer - 1, -1):
         layer, info = model.layers[position], explained[position]
-        activation = _activation_of(layer)
-        out_shape = format_shape(_batch(layer.output_shape, m))
-        if position == last:
-            equations = _output_layer_start(model, info.index, out_shape)
-        elif activation is not None:
-            equations = [_chain_rule(activation, info.index, out_shape)]
-        else:
-            equations = []
-        info.backward = equations + _gradients_and_passing_down(layer, info.index, m)
+        start, given = _backward_start(model, info.index, m) if position == last else ([], "dA")
+        info.backward = start + layer.backward_equations(info.index, m, given=given)
 
 
-def _output_layer_start(model: Any, l: int, shape: str) -> list[Equation]:
-    """Where backward propagation starts: ``dZ[L]`` directly, or ``dA[L]`` then the chain rule."""
-    activation = _activation_of(model.layers[-1])
-    if model.loss is None:
-        equations = [Equation(f"dA[{l}] = ∂L/∂A[{l}]", shape, "compile the model to choose a loss")]
-        return equations + ([_chain_rule(activation, l, shape)] if activation is not None else [])
-    name = activation.name if activation is not None else "linear"
-    k = int(np.prod(model.output_shape))
-    rule, formula = _output_gradient_rule(model.loss, name, k)
-    formula = formula.replace("[L]", f"[{l}]")
-    if rule == "fused":
-        return [Equation(f"dZ[{l}] = {formula}", shape,
-                         f"{name} + {model.loss.name}: g'(Z) cancels against ∂l/∂A")]
-    if rule == "linear":
-        return [Equation(f"dZ[{l}] = dA[{l}] = {formula}", shape, "linear output: g'(z) = 1")]
-    equations = [Equation(f"dA[{l}] = ∂l/∂A[{l}] = {formula}", shape)]
-    return equations + ([_chain_rule(activation, l, shape)] if activation is not None else [])
-
-
-def _gradients_and_passing_down(layer: Any, l: int, m: Any) -> list[Equation]:
-    """``dW``, ``db`` (for Dense) and the gradient ``dA[l-1]`` handed to the layer below."""
-    in_shape = format_shape(_batch(layer.input_shape, m))
-    out_shape = format_shape(_batch(layer.output_shape, m))
-    if isinstance(layer, Activation):
-        return [Equation(f"dA[{l - 1}] = dZ[{l}]", in_shape)]
-    if isinstance(layer, Flatten):
-        return [Equation(f"dA[{l - 1}] = reshape(dA[{l}])", f"{out_shape} -> {in_shape}")]
-    if isinstance(layer, Dropout):
-        return [Equation(f"dA[{l - 1}] = dA[{l}] * mask[{l}] / (1 - {layer.rate:g})", out_shape,
-                         "training; the same mask as the forward pass")]
-    if not isinstance(layer, Dense):
-        return [Equation(f"dA[{l - 1}] = {layer.name}.backward(dA[{l}])", in_shape)]
-    assert layer.input_shape is not None, "the model is built before it is explained"
-    n_prev, n = layer.input_shape[0], layer.units
-    equations = [Equation(
-        f"dW[{l}] = A[{l - 1}]ᵀ·dZ[{l}] / m",
-        f"{format_shape((n_prev, m))}·{format_shape((m, n))} -> {format_shape((n_prev, n))}",
-    )]
-    if layer.use_bias:
-        equations.append(Equation(f"db[{l}] = Σ_rows dZ[{l}] / m",
-                                  f"{format_shape((m, n))} -> {format_shape((n,))}"))
-    for spec in layer.param_specs:
-        if spec.regularizer is not None:
-            symbol = "dW" if spec.name == "kernel" else "db"
-            equations.append(Equation(f"{symbol}[{l}] += ∂R/∂{symbol[1:]}[{l}]", "",
-                                      f"{spec.regularizer!r} adds its gradient"))
-    if layer.needs_input_gradient:
-        equations.append(Equation(
-            f"dA[{l - 1}] = dZ[{l}]·W[{l}]ᵀ",
-            f"{format_shape((m, n))}·{format_shape((n, n_prev))} -> {format_shape((m, n_prev))}",
-        ))
-    else:
-        equations.append(Equation(f"dA[{l - 1}] is not computed", "",
-                                  "nothing below needs it: the input is data, not a parameter"))
-    return equations
-
-
-def _chain_rule(activation: Any, l: int, shape: str) -> Equation:
-    if activation.name == "linear":
-        return Equation(f"dZ[{l}] = dA[{l}]", shape, "linear: g'(z) = 1")
-    if activation.name == "softmax":
-        return Equation(f"dZ[{l}] = A[{l}] * (dA[{l}] - Σ_k dA[{l}]_k A[{l}]_k)", shape,
-                        "softmax's Jacobian applied row by row")
-    return Equation(f"dZ[{l}] = dA[{l}] * {activation.name}'(Z[{l}])", shape,
-                    activation.derivative_formula)
-
-
-# Update rules, θ standing for every W[l] and b[l] and g for its gradient dW[l] or db[l].
-_UPDATE_RULES: dict[str, list[str]] = {
-    "SGD": ["θ := θ - α·g"],
-    "SGD+momentum": ["v := μ·v - α·g", "θ := θ + v"],
-    "SGD+nesterov": ["v := μ·v - α·g", "θ := θ + μ·v - α·g"],
-    "RMSprop": ["s := ρ·s + (1 - ρ)·g²", "θ := θ - α·g / √(s + ε)"],
-    "Adagrad": ["a := a + g²", "θ := θ - α·g / √(a + ε)"],
-    "Adadelta": ["s := ρ·s + (1 - ρ)·g²", "Δ := -√(d + ε) / √(s + ε) · g",
-                 "d := ρ·d + (1 - ρ)·Δ²", "θ := θ + α·Δ"],
-    "Adam": ["m := m + (1 - β1)·(g - m)", "v := v + (1 - β2)·(g² - v)",
-             "α_t = α·√(1 - β2^t) / (1 - β1^t)", "θ := θ - α_t·m / (√v + ε)"],
-    "Adamax": ["m := m + (1 - β1)·(g - m)", "u := max(β2·u, |g|)",
-               "θ := θ - α·m / ((1 - β1^t)·(u + ε))"],
-    "Nadam": ["m := m + (1 - β1)·(g - m)", "v := v + (1 - β2)·(g² - v)",
-              "θ := θ - α·m̂ / (√v̂ + ε)   (m̂: Nesterov momentum, see optimizers.Nadam)"],
-}
-
-
-def _update_rule(optimizer: Any) -> tuple[list[str], str]:
-    """The update equations of ``optimizer`` and its hyperparameters as one line."""
-    name = type(optimizer).__name__
-    key = name
-    if name == "SGD" and getattr(optimizer, "momentum", 0) > 0:
-        key = "SGD+nesterov" if optimizer.nesterov else "SGD+momentum"
-    rules = list(_UPDATE_RULES.get(key, []))
-    if name == "AdamW":
-        rules = ["θ := θ - α·λ·θ   (decoupled weight decay, first)", *_UPDATE_RULES["Adam"]]
-    if not rules:
-        rules = [f"see the docstring of {name}"]
-    config = optimizer.get_config()
-    settings = ", ".join(
+def _settings(hyperparameters: dict[str, Any]) -> str:
+    """``learning_rate=0.001, beta_1=0.9, ...``: the settings that are set."""
+    return ", ".join(
         f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}"
-        for key, value in config.items()
-        if key not in ("name", "class_name") and value is not None and value is not False
+        for key, value in hyperparameters.items() if value is not None and value is not False
     )
-    return rules, settings
 
 
 class Explanation:
@@ -467,9 +192,10 @@ class Explanation:
             }
         self.update: dict[str, Any] | None = None
         if model.optimizer is not None:
-            rules, settings = _update_rule(model.optimizer)
-            self.update = {"optimizer": type(model.optimizer).__name__, "rules": rules,
-                           "settings": settings}
+            optimizer = model.optimizer
+            self.update = {"optimizer": type(optimizer).__name__, "rules": optimizer.update_rule(),
+                           "latex": optimizer.update_rule_latex(), "notation": optimizer.notation,
+                           "settings": _settings(optimizer.hyperparameters)}
 
     # ---------------------------------------------------------------- plain text
     def to_text(self) -> str:
@@ -501,7 +227,7 @@ class Explanation:
         if self.update is not None:
             out += ["", f"UPDATE   {self.update['optimizer']}({self.update['settings']})",
                     "    for every W[l] and b[l] (θ) with its gradient dW[l] or db[l] (g); "
-                    "α = learning_rate" + _update_remark(self.update["optimizer"])]
+                    + self.update["notation"].removeprefix("θ: the parameters, g: their gradient, ")]
             out += [f"    {rule}" for rule in self.update["rules"]]
         out += ["", *_notation_lines(self)]
         return "\n".join(out)
@@ -516,10 +242,9 @@ class Explanation:
             if "=" not in equation.math:
                 return r"&\text{" + equation.math + "}"
             math = equation.latex.replace(" = ", " &= ", 1)
-            return f"{math} && {_to_latex(equation.shapes)}" if equation.shapes else math
+            return f"{math} && {to_latex(equation.shapes)}" if equation.shapes else math
 
-        def rule_row(rule: str) -> str:
-            math = _to_latex(rule)
+        def rule_row(math: str) -> str:
             if r"\leftarrow" in math:
                 return math.replace(r"\leftarrow", r"&\leftarrow", 1)
             return math.replace(" = ", " &= ", 1)
@@ -528,12 +253,12 @@ class Explanation:
         backward = [row(eq) for info in reversed(self.layers) for eq in info.backward]
         parts = [block(forward)]
         if self.loss is not None:
-            total = _to_latex(self.loss["total"]).replace("(1/m)", r"\frac{1}{m}")
+            total = to_latex(self.loss["total"]).replace("(1/m)", r"\frac{1}{m}")
             parts.append(block([total.replace(" = ", " &= ", 1),
                                 self.loss["latex"].replace(" = ", " &= ", 1)]))
         parts.append(block(backward))
         if self.update is not None:
-            parts.append(block([rule_row(rule) for rule in self.update["rules"]]))
+            parts.append(block([rule_row(rule) for rule in self.update["latex"]]))
         return "\n\n".join(parts)
 
     def to_markdown(self) -> str:
@@ -573,12 +298,6 @@ class Explanation:
         return self.to_text()
 
 
-def _update_remark(optimizer_name: str) -> str:
-    if optimizer_name in ("Adam", "AdamW", "Adamax", "Nadam"):
-        return "; m, v: running averages of g and g² (not the batch size), t: the step number"
-    return ""
-
-
 def _aligned(equations: list[Equation], indent: int) -> list[str]:
     """Equations in three aligned columns: mathematics, shapes, remark."""
     width = max((len(eq.math) for eq in equations), default=0)
@@ -609,6 +328,10 @@ def _notation_lines(explanation: Explanation) -> list[str]:
 def explain(model: Any, batch_size: int | None = None, latex: bool = False) -> Explanation:
     """Explain a model: per layer, the shapes and equations of forward and backward propagation.
 
+    Every equation comes from the component that computes it: the layers
+    (``forward_equations``, ``backward_equations``), the loss (``gradient_formula``,
+    ``fused_formula``, decided by ``loss.fuses_with``) and the optimizer (``update_rule``).
+
     Parameters
     ----------
     model : Sequential
@@ -635,12 +358,7 @@ def explain(model: Any, batch_size: int | None = None, latex: bool = False) -> E
     if not isinstance(latex, bool | np.bool_):
         raise TypeError(f"latex must be True or False, got {latex!r}")
     model._require_built("explain the model")
-    explained = []
-    for position, layer in enumerate(model.layers):
-        if isinstance(layer, Dense):
-            explained.append(_dense_explanation(layer, position + 1, m))
-        else:
-            explained.append(_other_explanation(layer, position + 1, m))
+    explained = [_explain_layer(layer, position + 1, m) for position, layer in enumerate(model.layers)]
     _add_backward(model, explained, m)
     return Explanation(model, explained, m, bool(latex))
 
@@ -692,10 +410,9 @@ def _prepare_example(model: Any, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray
         )
     y_array = np.asarray(y)
     n_outputs = int(np.prod(model.output_shape))
-    sparse = isinstance(model.loss, losses_module.SparseCategoricalCrossentropy)
-    if y_array.ndim == 0 or (sparse and y_array.size == 1):
+    if y_array.size == 1:                    # a label, a class id or one regression value
         y_array = y_array.reshape(1)
-    elif y_array.ndim == 1 and not sparse and y_array.size == n_outputs:
+    elif y_array.ndim == 1 and y_array.size == n_outputs:
         y_array = y_array.reshape(1, n_outputs)
     X, Y, _ = _prepare_data(model, x_array, y_array, names=("x", "y"))
     return X, Y
@@ -726,6 +443,7 @@ class Trace:
         self.loss_name = model.loss.name
         self.loss_formula = model.loss.formula
         self.dtype = str(model.parameters.dtype)
+        self._layers, self._loss_function = list(model.layers), model.loss
         loss_step = self.step("loss")
         self.loss = float(loss_step["loss"])
         self.prediction = loss_step["a"]
@@ -753,12 +471,12 @@ class Trace:
             "FORWARD PASS   z = a_prev·W + b,  a = g(z)",
         ]
         for step in forward:
-            out += [""] + _forward_text(step, k)
+            out += [""] + _forward_text(self._layers[step["index"] - 1], step, k)
         out += ["", f"LOSS   {self.loss_name}:  {self.loss_formula}"]
-        out += _loss_text(loss, self.loss_name, k)
+        out += _loss_text(self._loss_function, loss, k)
         out += ["", "BACKWARD PASS   one example, so m = 1: dW = a_prevᵀ·dZ and db = dZ"]
         for step in backward:
-            out += [""] + _backward_text(step, k)
+            out += [""] + _backward_text(self._layers[step["index"] - 1], step, k)
         return "\n".join(out)
 
     def __str__(self) -> str:
@@ -768,118 +486,111 @@ class Trace:
         return self.to_text()
 
 
-def _forward_text(step: dict[str, Any], k: int) -> list[str]:
-    l = step["index"]
-    title = f"Layer {l} {step['layer']!r} ({step['kind']}"
-    title += f", {step['activation']})" if step.get("activation") else ")"
-    out = [title, f"  a[{l - 1}] = {_vector(step['a_prev'], k)}"]
-    if step["kind"] == "Dense":
-        W, b, a_prev, z = step["W"], step["b"], step["a_prev"], step["z"]
-        out.append(f"  W[{l}] {format_shape(W.shape)} =")
-        out += _matrix(W, k, indent=4)
-        if b is not None:
-            out.append(f"  b[{l}] = {_vector(b, k)}")
-        bias = f" + b[{l}]" if b is not None else ""
-        out.append(f"  z[{l}] = a[{l - 1}]·W[{l}]{bias}")
-        if W.shape[0] <= 4 and W.shape[1] <= k:  # write each unit's sum out
-            for j in range(W.shape[1]):
-                terms = " + ".join(f"({_number(a_prev[i])})({_number(W[i, j])})"
-                                   for i in range(W.shape[0]))
-                if b is not None:
-                    terms += f" + ({_number(b[j])})"
-                out.append(f"      z_{j + 1} = {terms} = {_number(z[j])}")
-        out.append(f"       = {_vector(z, k)}")
-        name = step["activation"]
-        if name == "linear":
-            out.append(f"  a[{l}] = z[{l}] = {_vector(step['a'], k)}")
+def _one_example(text: str) -> str:
+    """An equation for one example: the vectors ``A[l]``, ``Z[l]``, ``Y`` as ``a[l]``, ``z[l]``, ``y``."""
+    text = re.sub(r"(?<![\w])([AZ])\[", lambda match: match.group(1).lower() + "[", text)
+    return re.sub(r"(?<![\w])Y(?![\w])", "y", text)
+
+
+def _key_of(equation: Equation, l: int) -> str | None:
+    """The recorded array an equation defines: ``'Z'`` for ``Z[l] = ...``, ``'dA_prev'`` for ``dA[l-1]``."""
+    match = re.fullmatch(r"(\w+)\[(\d+)\]", equation.lhs)
+    if match is None:
+        return None
+    symbol, index = match.group(1), int(match.group(2))
+    return f"{symbol}_prev" if index == l - 1 else symbol
+
+
+def _title(step: dict[str, Any]) -> str:
+    title = f"Layer {step['index']} {step['layer']!r} ({step['kind']}"
+    return title + (f", {step['activation']})" if step.get("activation") else ")")
+
+
+def _forward_text(layer: Layer, step: dict[str, Any], k: int) -> list[str]:
+    """The recorded arrays of one layer, each under the equation that computed it."""
+    l, record = step["index"], step["record"]
+    out = [_title(step), f"  a[{l - 1}] = {_vector(step['a_prev'], k)}"]
+    for symbol in step["params"]:
+        value = step[symbol]
+        if value.ndim == 2:
+            out += [f"  {symbol}[{l}] {format_shape(value.shape)} =", *_matrix(value, k, indent=4)]
         else:
-            out.append(f"  a[{l}] = {name}(z[{l}]) = {_vector(step['a'], k)}"
-                       f"      {step['activation_formula']}")
-    elif step["kind"] == "Activation":
-        out.append(f"  a[{l}] = {step['activation']}(a[{l - 1}]) = {_vector(step['a'], k)}"
-                   f"      {step['activation_formula']}")
-    else:
-        out.append(f"  a[{l}] = {_vector(step['a'], k)}")
+            out.append(f"  {symbol}[{l}] = {_vector(value, k)}")
+    equations = {_key_of(eq, l): eq for eq in layer.forward_equations(l, 1)}   # the last one per array
+    sums = layer.written_out(l, record, _number, k)
+    for key in record:
+        if key == "A_prev" or key in step["params"]:
+            continue
+        eq = equations.get(key)
+        header = _one_example(eq.math) if eq is not None else f"{key.lower()}[{l}]"
+        value = _vector(step[key.lower()], k)
+        if sums:
+            out += [f"  {header}", *(f"      {line}" for line in sums), f"       = {value}"]
+            sums = []
+        else:
+            note = f"      {eq.note}" if eq is not None and eq.note else ""
+            out.append(f"  {header} = {value}{note}")
     return out
 
 
-def _loss_text(step: dict[str, Any], name: str, k: int) -> list[str]:
+def _loss_text(loss: Any, step: dict[str, Any], k: int) -> list[str]:
     y, a, value = step["y"], step["a"], step["loss"]
     out = [f"  y = {_vector(y, k)}   a = {_vector(a, k)}"]
-    y_flat, a_flat = np.reshape(y, -1), np.reshape(a, -1)
-    n = a_flat.size
-    written = None
-    if name == "binary_crossentropy" and n <= k:
-        terms = [f"{_number(t)}·log({_number(p)}) + {_number(1 - t)}·log({_number(1 - p)})"
-                 for t, p in zip(y_flat, a_flat, strict=True)]
-        written = " + ".join(f"[{term}]" for term in terms)
-        written = f"-{written}" if n == 1 else f"-(1/{n})({written})"
-    elif name == "categorical_crossentropy" and n <= k:
-        terms = [f"{_number(t)}·log({_number(p)})" for t, p in zip(y_flat, a_flat, strict=True)
-                 if t != 0]
-        written = "-(" + " + ".join(terms) + ")"
-    elif name == "sparse_categorical_crossentropy":
-        c = int(y_flat[0])
-        written = f"-log(a_{c}) = -log({_number(a_flat[c])})   (true class {c})"
-    elif name == "mean_squared_error" and n <= k:
-        squares = " + ".join(f"({_number(p)} - {_number(t)})²" for t, p in zip(y_flat, a_flat,
-                                                                               strict=True))
-        written = squares if n == 1 else f"({squares}) / {n}"
-    line = f"  l = {written} = {_number(step['data_loss'])}" if written else \
-        f"  l = {_number(step['data_loss'])}"
-    out.append(line)
+    written = loss.written_out(np.reshape(y, -1), np.reshape(a, -1), _number, k)
+    out.append(f"  l = {written} = {_number(step['data_loss'])}" if written
+               else f"  l = {_number(step['data_loss'])}")
     if step["penalty"]:
-        out.append(f"  + regularisation Σ R(W) = {_number(step['penalty'])}  ->  "
-                   f"J = {_number(value)}")
+        out.append(f"  + regularisation Σ R(W) = {_number(step['penalty'])}  ->  J = {_number(value)}")
     return out
 
 
-def _backward_text(step: dict[str, Any], k: int) -> list[str]:
+def _backward_text(layer: Layer, step: dict[str, Any], k: int) -> list[str]:
+    """How the backward pass met one layer: its equations, each with the recorded numbers."""
     l = step["index"]
-    title = f"Layer {l} {step['layer']!r} ({step['kind']}"
-    title += f", {step['activation']})" if step.get("activation") else ")"
-    out = [title]
-    if step.get("rule") == "fused":
-        formula = step["formula"].replace("A[", "a[").replace("Y", "y")
+    out = [_title(step)]
+    rule = step.get("rule")
+    if rule == "fused":
+        formula = _one_example(step["formula"])
         if formula == f"a[{l}] - y":
             formula += f" = {_vector(step['a'], k)} - {_vector(step['y'], k)}"
-        out.append(f"  dZ[{l}] = {formula} = {_vector(step['dZ'], k)}"
-                   f"      (g'(z) cancels against ∂l/∂a)")
-    else:
-        if step.get("dA") is not None:
-            if step.get("rule"):
-                formula = step["formula"].replace("A[", "a[").replace("Y", "y")
-                out.append(f"  dA[{l}] = ∂l/∂a[{l}] = {formula} = {_vector(step['dA'], k)}")
-            else:
-                out.append(f"  dA[{l}] = {_vector(step['dA'], k)}")
-        if step.get("dZ") is not None and step.get("activation"):
-            name = step["activation"]
-            if step.get("g_prime") is not None:
-                out.append(f"  dZ[{l}] = dA[{l}] * {name}'(z[{l}]) = {_vector(step['dA'], k)} * "
-                           f"{_vector(step['g_prime'], k)}")
-                out.append(f"        = {_vector(step['dZ'], k)}")
-            elif name == "softmax":
-                out.append(f"  dZ[{l}] = a[{l}] * (dA[{l}] - Σ_k dA[{l}]_k a[{l}]_k) = "
-                           f"{_vector(step['dZ'], k)}")
-            else:
-                out.append(f"  dZ[{l}] = dA[{l}] * {name}'(z[{l}]) = {_vector(step['dZ'], k)}")
-    if step.get("dW") is not None:
-        out.append(f"  dW[{l}] = a[{l - 1}]ᵀ·dZ[{l}] {format_shape(step['dW'].shape)} =")
-        out += _matrix(step["dW"], k, indent=4)
-        if step.get("regularized"):
-            out.append("           (includes the regularizer's gradient ∂R/∂W)")
-    if step.get("db") is not None:
-        out.append(f"  db[{l}] = dZ[{l}] = {_vector(step['db'], k)}")
-    if step.get("dA_prev") is not None:
-        source = f"dZ[{l}]·W[{l}]ᵀ" if step["kind"] == "Dense" else "backward"
-        out.append(f"  dA[{l - 1}] = {source} = {_vector(step['dA_prev'], k)}")
-    elif step["kind"] == "Dense":
-        out.append(f"  dA[{l - 1}] is not needed: the input is data, not a parameter")
+        out.append(f"  dZ[{l}] = {formula} = {_vector(step['dZ'], k)}      (g'(z) cancels against ∂l/∂a)")
+    elif rule == "chain":   # a linear output (A = Z) receives the loss's gradient as dZ
+        gradient = step["dA"] if step["dA"] is not None else step["dZ"]
+        out.append(f"  dA[{l}] = ∂l/∂a[{l}] = {_one_example(step['formula'])} = {_vector(gradient, k)}")
+    elif step["dA"] is not None:
+        out.append(f"  dA[{l}] = {_vector(step['dA'], k)}")
+    equations = layer.backward_equations(l, 1, given="dZ" if rule == "fused" else "dA")
+    keys = [_key_of(eq, l) for eq in equations]
+    for position, (eq, key) in enumerate(zip(equations, keys, strict=True)):
+        if key is None or key not in keys[position + 1:]:   # the last equation for each array
+            out += _backward_equation_text(eq, key, step, l, k)
     return out
+
+
+def _backward_equation_text(eq: Equation, key: str | None, step: dict[str, Any], l: int,
+                            k: int) -> list[str]:
+    math = _one_example(eq.math)
+    if eq.math.endswith("is not computed"):
+        return [f"  dA[{l - 1}] is not needed: the input is data, not a parameter"]
+    if " += " in eq.math:
+        return [f"           (includes the regularizer's gradient {eq.math.split(' += ')[1]})"]
+    value = step.get(key) if key else None
+    if value is None:
+        return []
+    if key == "dZ" and step.get("g_prime") is not None:
+        return [f"  {math} = {_vector(step['dA'], k)} * {_vector(step['g_prime'], k)}",
+                f"        = {_vector(value, k)}"]
+    if value.ndim == 2:
+        return [f"  {math} {format_shape(value.shape)} =", *_matrix(value, k, indent=4)]
+    return [f"  {math} = {_vector(value, k)}"]
 
 
 def trace(model: Any, x: Any, y: Any, *, max_values: int = 8) -> Trace:
     """Follow one example through forward and backward propagation, with every number.
+
+    The numbers are those of the model's own passes: ``model.forward`` and
+    ``model.backward`` (the code ``fit`` runs) with the layers in record mode
+    (:func:`glassnet.layers.base.recording`); each layer keeps copies of its arrays.
 
     Parameters
     ----------
@@ -912,91 +623,73 @@ def trace(model: Any, x: Any, y: Any, *, max_values: int = 8) -> Trace:
     X, Y = _prepare_example(model, x, y)
     saved_gradients = model.gradients.copy()
     try:
-        steps, A = _trace_forward(model, X)
-        steps.append(_trace_loss(model, Y, A))
-        steps += _trace_backward(model, Y, A)
+        with recording(model.layers):
+            A = model.forward(X, training=False)
+            loss_step = _loss_step(model, Y, A)
+            model.backward(Y, A)
+            steps = _forward_steps(model) + [loss_step] + _backward_steps(model, Y)
     finally:
         model.gradients[...] = saved_gradients
     return Trace(model, steps, max_values)
 
 
-def _trace_forward(model: Any, X: np.ndarray) -> tuple[list[dict[str, Any]], np.ndarray]:
-    steps = []
-    A = X
-    for position, layer in enumerate(model.layers):
-        A_prev = A
-        A = layer.forward(A_prev, training=False)
-        step: dict[str, Any] = {
-            "phase": "forward", "index": position + 1, "layer": layer.name,
-            "kind": type(layer).__name__, "a_prev": A_prev[0].copy(), "a": A[0].copy(),
-        }
-        activation = _activation_of(layer)
-        if activation is not None:
-            step.update(activation=activation.name, activation_formula=activation.formula,
-                        z=np.array(layer.Z[0]))
-        if isinstance(layer, Dense):
-            step.update(W=layer.W.copy(), b=layer.b.copy() if layer.use_bias else None)
-        steps.append(step)
-    return steps, A
-
-
-def _trace_loss(model: Any, Y: np.ndarray, A: np.ndarray) -> dict[str, Any]:
-    data_loss = float(_per_sample_loss(model, Y, A)[0])
-    penalty = float(sum(layer.regularization_penalty() for layer in model.layers))
+def _loss_step(model: Any, Y: np.ndarray, A: np.ndarray) -> dict[str, Any]:
+    """``l`` of the example (from the logits where the loss fuses with the output) and ``J``."""
+    output = model.layers[-1]
+    z = output.Z if model.loss.fuses_with(_activation_name(output)) else None
+    data_loss = model.loss.weighted_sum(Y, A, z=z) / A.shape[0]
     return {"phase": "loss", "y": Y[0].copy(), "a": A[0].copy(), "data_loss": data_loss,
-            "penalty": penalty, "loss": data_loss + penalty}
+            "penalty": float(sum(layer.regularization_penalty() for layer in model.layers)),
+            "loss": float(model.objective(Y, A))}
 
 
-def _trace_backward(model: Any, Y: np.ndarray, A: np.ndarray) -> list[dict[str, Any]]:
-    """The backward pass, layer by layer, with the layers' own code (as ``fit`` runs it)."""
+def _forward_steps(model: Any) -> list[dict[str, Any]]:
     steps = []
-    last = len(model.layers) - 1
-    k = int(np.prod(model.output_shape))
-    dA: np.ndarray | None = None
-    for position in range(last, model._first_backward_layer - 1, -1):
-        layer = model.layers[position]
-        activation = _activation_of(layer)
-        step: dict[str, Any] = {
-            "phase": "backward", "index": position + 1, "layer": layer.name,
-            "kind": type(layer).__name__, "dA": None, "dZ": None, "g_prime": None,
-            "dW": None, "db": None, "dA_prev": None,
-        }
-        dZ = None
-        if position == last:
-            name = activation.name if activation is not None else "linear"
-            rule, formula = _output_gradient_rule(model.loss, name, k)
-            step.update(rule=rule, formula=formula.replace("[L]", f"[{position + 1}]"),
-                        a=A[0].copy(), y=Y[0].copy())
-            if activation is not None:
-                dZ = model.loss.output_gradient(Y, A, layer.Z, activation.name)
-            if dZ is None:
-                dA = model.loss.gradient(Y, A)
-        if activation is not None:
-            step["activation"] = activation.name
-            if dZ is None:
-                assert dA is not None, "the loss or the layer above has set dA"
-                step["dA"] = dA[0].copy()
-                dZ = activation.backward(dA.copy(), layer.Z, layer.A)      # dZ = dA * g'(Z)
-                if activation.name != "softmax":
-                    step["g_prime"] = np.asarray(activation.derivative(layer.Z, layer.A))[0]
-            elif step.get("rule") == "linear":
-                step["dA"] = dZ[0].copy()
-            step["dZ"] = dZ[0].copy()
-        else:
-            assert dA is not None, "the loss or the layer above has set dA"
-            step["dA"] = dA[0].copy()
-        if isinstance(layer, Dense | Activation):
-            assert dZ is not None, "Dense and Activation layers have an activation, so dZ is set"
-            dA_prev = layer.backward(dZ=dZ.copy())
-        else:
-            assert dA is not None, "the loss or the layer above has set dA"
-            dA_prev = layer.backward(dA.copy())
-        if isinstance(layer, Dense):
-            step["dW"] = layer.dW.copy()
-            step["db"] = layer.db.copy() if layer.use_bias else None
-            step["regularized"] = any(spec.regularizer is not None for spec in layer.param_specs)
-        if dA_prev is not None:
-            dA = np.array(dA_prev)
-            step["dA_prev"] = dA[0].copy()
+    for position, layer in enumerate(model.layers):
+        record = layer.recorded["forward"]
+        params = [layer.symbol(spec.name) for spec in layer.param_specs]
+        step: dict[str, Any] = {"phase": "forward", "index": position + 1, "layer": layer.name,
+                                "kind": type(layer).__name__, "params": params, "record": record}
+        for key, value in record.items():
+            step[key if key in params else key.lower()] = value if key in params else value[0]
+        if layer.activation is not None:
+            step.update(activation=layer.activation.name, activation_formula=layer.activation.formula)
         steps.append(step)
     return steps
+
+
+def _backward_steps(model: Any, Y: np.ndarray) -> list[dict[str, Any]]:
+    """One step per layer the backward pass reached, last layer first, from their records."""
+    steps = []
+    last = len(model.layers) - 1
+    for position in range(last, model._first_backward_layer - 1, -1):
+        layer = model.layers[position]
+        record = layer.recorded["backward"]
+        step: dict[str, Any] = {"phase": "backward", "index": position + 1, "layer": layer.name,
+                                "kind": type(layer).__name__, "dA": None, "dZ": None, "g_prime": None,
+                                "dA_prev": None}
+        for key, value in record.items():
+            is_batch = key in ("dA", "dZ", "dA_prev") and value is not None
+            step[key] = value[0] if is_batch else value
+        g = layer.activation
+        if g is not None:
+            step["activation"] = g.name
+            if record["dA"] is not None and g.elementwise:
+                forward = layer.recorded["forward"]
+                step["g_prime"] = np.asarray(g.derivative(forward["Z"], forward["A"]))[0]
+        if position == last:
+            step.update(_output_rule(model, layer, position + 1), y=Y[0].copy())
+        step["regularized"] = any(spec.regularizer is not None for spec in layer.param_specs)
+        steps.append(step)
+    return steps
+
+
+def _output_rule(model: Any, layer: Layer, l: int) -> dict[str, Any]:
+    """How the backward pass started at the output layer (``loss.fuses_with`` decides)."""
+    loss, k = model.loss, int(np.prod(model.output_shape))
+    forward = layer.recorded["forward"]
+    if loss.fuses_with(_activation_name(layer)):
+        rule, formula = "fused", loss.fused_formula
+    else:
+        rule, formula = "chain", loss.gradient_formula
+    return {"rule": rule, "formula": at_output(Equation(formula).rhs or formula, l, k), "a": forward["A"][0]}

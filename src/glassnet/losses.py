@@ -45,8 +45,9 @@ from typing import Any
 
 import numpy as np
 
-from glassnet import activations, backend
-from glassnet._validation import check_array, check_choice, check_float, check_int
+from glassnet import activations
+from glassnet._arrays import as_float_array
+from glassnet._validation import check_array, check_bool, check_choice, check_float, check_int
 from glassnet.backend import dtype_name, on_backend, xp
 from glassnet.config import float_dtype
 
@@ -58,25 +59,12 @@ _softmax = activations.Softmax().forward   # softmax(z)_j = e^{z_j - max z} / Σ
 
 
 # --------------------------------------------------------------------------- helpers
-def _as_float(array: Any) -> Any:
-    """``array`` as a float array of the active backend; ints and bools become the float type
-    of :func:`glassnet.config.floatx`."""
-    array = xp.asarray(array)  # NumPy data and lists become arrays of the backend
-    try:
-        if array.dtype.kind == "f":  # NumPy and CuPy dtypes: the cheapest test
-            return array
-    except AttributeError:  # dtypes of the array API standard have no .kind
-        if dtype_name(array).startswith("float"):
-            return array
-    return xp.astype(array, backend.float_dtype())
-
-
 def _as_rows(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
     """Both as float ``(m, k)`` arrays; ``(m,)`` is read as ``(m, 1)`` (as Keras does)."""
-    y_pred = _as_float(y_pred)
+    y_pred = as_float_array(y_pred)
     if y_pred.ndim == 1:
         y_pred = y_pred[:, None]
-    y_true = _as_float(y_true)
+    y_true = as_float_array(y_true)
     if y_true.ndim == 1:
         y_true = y_true[:, None]
     if y_true.shape != y_pred.shape:
@@ -187,28 +175,52 @@ def _first_offending_value(values: np.ndarray, bad: np.ndarray) -> str:
 
 
 # --------------------------------------------------------------------------- base class
+#: Every Loss class by lower-case class name (the ``class_name`` of a saved config).
+LOSS_CLASSES: dict[str, type[Loss]] = {}
+#: Every loss by the names users write (``'mse'``, ``'binary_crossentropy'``, ...).
+_ALIASES: dict[str, type[Loss]] = {}
+
+
 class Loss:
     """Base class. Subclasses implement :meth:`per_sample` and :meth:`gradient`.
 
     Attributes
     ----------
     name : str
-        The registry name (``get(name)`` builds this loss).
+        The registry name (``get(name)`` builds this loss). A subclass joins the
+        registry :data:`LOSS_CLASSES` when it is defined (by class name, and by ``name``
+        when it sets its own), so configs and model files can name it.
     formula, latex : str
         The per-sample loss ``l`` for one example, as text and as LaTeX.
+    gradient_formula, gradient_latex : str
+        Its gradient ``∂l/∂A`` (what :meth:`gradient` computes), written with ``A`` the
+        output, ``Y`` the targets and ``k`` the number of outputs.
+    fused_formula, fused_latex : str
+        ``dZ`` of the output layer when the loss fuses with its activation
+        (:meth:`fuses_with`: the derivative of the activation cancels), else ``''``.
     from_logits : bool
         Whether ``y_pred`` holds logits (scores before sigmoid/softmax).
     logits_activation : str or None
-        The output activation whose pre-activation ``z`` :meth:`per_sample` can use
-        (``'sigmoid'`` for binary, ``'softmax'`` for categorical cross-entropy).
-        Pass ``z`` only when the last layer's activation has this name.
+        The output activation this loss fuses with: :meth:`per_sample` can use its
+        pre-activation ``z`` (``'sigmoid'`` for binary, ``'softmax'`` for categorical
+        cross-entropy). Pass ``z`` only when :meth:`fuses_with` says so.
     """
 
     name = "loss"
     formula = ""
     latex = ""
+    gradient_formula = "∂l/∂A"
+    gradient_latex = r"\frac{\partial \ell}{\partial A}"
+    fused_formula = ""
+    fused_latex = ""
     from_logits = False
     logits_activation: str | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        LOSS_CLASSES[cls.__name__.lower()] = cls
+        if "name" in cls.__dict__:
+            _ALIASES[cls.name] = cls
 
     # -- targets ---------------------------------------------------------------
     def prepare_targets(self, y: Any, n_outputs: int, dtype: Any = None) -> np.ndarray:
@@ -311,6 +323,15 @@ class Loss:
             return self.gradient(y_true, a, out=out)
         return None
 
+    # -- presentation ------------------------------------------------------------
+    def written_out(self, y: np.ndarray, a: np.ndarray, number: Any, max_values: int = 8) -> str | None:
+        """The loss of one example with its numbers put in (``y``, ``a`` of shape ``(k,)``),
+        e.g. ``-[1.0000·log(0.7311) + 0.0000·log(0.2689)]``; None where not written out.
+
+        ``number`` formats one value. :func:`glassnet.explain.trace` shows it.
+        """
+        return None
+
     # -- serialisation ---------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
         """``{'class_name': ..., **constructor arguments}``; ``get(config)`` rebuilds it."""
@@ -331,6 +352,14 @@ class MeanSquaredError(Loss):
     name = "mean_squared_error"
     formula = "l = (1/k) Σ_j (ŷ_j - y_j)²"
     latex = r"\ell = \frac{1}{k}\sum_j (\hat y_j - y_j)^2"
+    gradient_formula = "∂l/∂A = 2 (A - Y) / k"
+    gradient_latex = r"\frac{\partial \ell}{\partial A} = \tfrac{2}{k}(A - Y)"
+
+    def written_out(self, y: np.ndarray, a: np.ndarray, number: Any, max_values: int = 8) -> str | None:
+        if a.size > max_values:
+            return None
+        squares = " + ".join(f"({number(p)} - {number(t)})²" for t, p in zip(y, a, strict=True))
+        return squares if a.size == 1 else f"({squares}) / {a.size}"
 
     def per_sample(self, y_true: Any, y_pred: Any, z: Any = None) -> np.ndarray:
         y_true, y_pred = _as_rows(y_true, y_pred)
@@ -352,6 +381,8 @@ class MeanAbsoluteError(Loss):
     name = "mean_absolute_error"
     formula = "l = (1/k) Σ_j |ŷ_j - y_j|"
     latex = r"\ell = \frac{1}{k}\sum_j |\hat y_j - y_j|"
+    gradient_formula = "∂l/∂A = sign(A - Y) / k"
+    gradient_latex = r"\frac{\partial \ell}{\partial A} = \tfrac{1}{k}\,\mathrm{sign}(A - Y)"
 
     def per_sample(self, y_true: Any, y_pred: Any, z: Any = None) -> np.ndarray:
         y_true, y_pred = _as_rows(y_true, y_pred)
@@ -388,8 +419,13 @@ class Huber(Loss):
         r"\delta |e_j| - \tfrac12\delta^2 & \text{otherwise}\end{cases},\quad e=\hat y-y"
     )
 
+    gradient_formula = "∂l/∂A = clip(A - Y, -δ, δ) / k"
+    gradient_latex = r"\frac{\partial \ell}{\partial A} = \tfrac{1}{k}\,\mathrm{clip}(A - Y, -\delta, \delta)"
+
     def __init__(self, delta: float = 1.0) -> None:
         self.delta = check_float("delta", delta, low=0.0, low_inclusive=False)
+        self.formula += f",  δ = {self.delta:g}"
+        self.latex += rf",\ \delta = {self.delta:g}"
 
     def per_sample(self, y_true: Any, y_pred: Any, z: Any = None) -> np.ndarray:
         y_true, y_pred = _as_rows(y_true, y_pred)
@@ -422,6 +458,8 @@ class LogCosh(Loss):
     name = "log_cosh"
     formula = "l = (1/k) Σ_j log(cosh(ŷ_j - y_j))"
     latex = r"\ell = \frac{1}{k}\sum_j \log\cosh(\hat y_j - y_j)"
+    gradient_formula = "∂l/∂A = tanh(A - Y) / k"
+    gradient_latex = r"\frac{\partial \ell}{\partial A} = \tfrac{1}{k}\tanh(A - Y)"
 
     def per_sample(self, y_true: Any, y_pred: Any, z: Any = None) -> np.ndarray:
         y_true, y_pred = _as_rows(y_true, y_pred)
@@ -451,6 +489,8 @@ class Hinge(Loss):
     name = "hinge"
     formula = "l = (1/k) Σ_j max(0, 1 - y_j ŷ_j),  y ∈ {-1, 1}"
     latex = r"\ell = \frac{1}{k}\sum_j \max(0,\ 1 - y_j \hat y_j),\quad y\in\{-1,1\}"
+    gradient_formula = "∂l/∂A = -Y * [Y * A < 1] / k"
+    gradient_latex = r"\frac{\partial \ell}{\partial A} = -\tfrac{1}{k}\, Y \odot [Y \odot A < 1]"
 
     @staticmethod
     def _signed(y_true: np.ndarray) -> np.ndarray:
@@ -513,8 +553,23 @@ class BinaryCrossentropy(Loss):
     formula = "l = -[y log(a) + (1-y) log(1-a)]  (averaged over the k outputs)"
     latex = r"\ell = -\frac{1}{k}\sum_j \left[y_j\log a_j + (1-y_j)\log(1-a_j)\right]"
 
+    gradient_formula = "∂l/∂A = (A - Y) / (A (1 - A)) / k"
+    gradient_latex = r"\frac{\partial \ell}{\partial A} = \tfrac{1}{k}\,\frac{A - Y}{A \odot (1 - A)}"
+    fused_formula = "dZ = (A - Y) / k"
+    fused_latex = r"dZ = \tfrac{1}{k}(A - Y)"
+
     def __init__(self, from_logits: bool = False) -> None:
-        self.from_logits = bool(from_logits)
+        self.from_logits = check_bool("from_logits", from_logits)
+        if self.from_logits:
+            self.gradient_formula = "∂l/∂A = (σ(A) - Y) / k"
+            self.gradient_latex = r"\frac{\partial \ell}{\partial A} = \tfrac{1}{k}(\sigma(A) - Y)"
+
+    def written_out(self, y: np.ndarray, a: np.ndarray, number: Any, max_values: int = 8) -> str | None:
+        if a.size > max_values:
+            return None
+        terms = " + ".join(f"[{number(t)}·log({number(p)}) + {number(1 - t)}·log({number(1 - p)})]"
+                           for t, p in zip(y, a, strict=True))
+        return f"-{terms}" if a.size == 1 else f"-(1/{a.size})({terms})"
 
     def _check_values(self, y: np.ndarray) -> np.ndarray:
         outside = (y < 0) | (y > 1)
@@ -607,8 +662,22 @@ class CategoricalCrossentropy(Loss):
     formula = "l = -Σ_j y_j log(a_j)"
     latex = r"\ell = -\sum_j y_j \log a_j"
 
+    gradient_formula = "∂l/∂A = -Y / A"
+    gradient_latex = r"\frac{\partial \ell}{\partial A} = -\frac{Y}{A}"
+    fused_formula = "dZ = A - Y"
+    fused_latex = r"dZ = A - Y"
+
     def __init__(self, from_logits: bool = False) -> None:
-        self.from_logits = bool(from_logits)
+        self.from_logits = check_bool("from_logits", from_logits)
+        if self.from_logits:
+            self.gradient_formula = "∂l/∂A = softmax(A) - Y"
+            self.gradient_latex = r"\frac{\partial \ell}{\partial A} = \mathrm{softmax}(A) - Y"
+
+    def written_out(self, y: np.ndarray, a: np.ndarray, number: Any, max_values: int = 8) -> str | None:
+        if a.size > max_values:
+            return None
+        terms = [f"{number(t)}·log({number(p)})" for t, p in zip(y, a, strict=True) if t != 0]
+        return "-(" + " + ".join(terms) + ")"
 
     def prepare_targets(self, y: Any, n_outputs: int, dtype: Any = None) -> np.ndarray:
         n_outputs = check_int("n_outputs", n_outputs)
@@ -705,8 +774,22 @@ class SparseCategoricalCrossentropy(Loss):
     formula = "l = -log(a_c),  c = the true class id"
     latex = r"\ell = -\log a_{c}"
 
+    gradient_formula = "∂l/∂A = -1 / A at the true class, 0 elsewhere"
+    gradient_latex = r"\frac{\partial \ell}{\partial A_{c}} = -\frac{1}{A_{c}}"
+    fused_formula = "dZ = A - onehot(y)"
+    fused_latex = r"dZ = A - \mathrm{onehot}(y)"
+
     def __init__(self, from_logits: bool = False) -> None:
-        self.from_logits = bool(from_logits)
+        self.from_logits = check_bool("from_logits", from_logits)
+        if self.from_logits:
+            self.gradient_formula = "∂l/∂A = softmax(A) - onehot(y)"
+            self.gradient_latex = (
+                r"\frac{\partial \ell}{\partial A} = \mathrm{softmax}(A) - \mathrm{onehot}(y)"
+            )
+
+    def written_out(self, y: np.ndarray, a: np.ndarray, number: Any, max_values: int = 8) -> str | None:
+        c = int(y.reshape(-1)[0])
+        return f"-log(a_{c}) = -log({number(a[c])})   (true class {c})"
 
     def prepare_targets(self, y: Any, n_outputs: int, dtype: Any = None) -> np.ndarray:
         """Return the class ids as int64, shape ``(m,)`` (``dtype`` is ignored)."""
@@ -737,7 +820,7 @@ class SparseCategoricalCrossentropy(Loss):
 
     def _rows(self, y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
         ids = _class_ids(y_true)
-        y_pred = _as_float(y_pred)
+        y_pred = as_float_array(y_pred)
         if y_pred.ndim != 2 or ids.shape[0] != y_pred.shape[0]:
             raise ValueError(
                 f"y_pred must have shape (m, k) with m = {ids.shape[0]} class ids, "
@@ -748,7 +831,7 @@ class SparseCategoricalCrossentropy(Loss):
     def per_sample(self, y_true: Any, y_pred: Any, z: Any = None) -> np.ndarray:
         ids, y_pred = self._rows(y_true, y_pred)
         if self.from_logits or z is not None:
-            logits = y_pred if self.from_logits else _as_float(z)
+            logits = y_pred if self.from_logits else as_float_array(z)
             shift = xp.max(logits, axis=1, keepdims=True)                                # (m, 1)
             log_sum_exp = shift + xp.log(xp.sum(xp.exp(logits - shift), axis=1, keepdims=True))  # log Σ e^z
             return log_sum_exp[:, 0] - _pick(logits, ids)                     #   - z_{c_i}
@@ -793,20 +876,9 @@ class SparseCategoricalCrossentropy(Loss):
 
 
 # --------------------------------------------------------------------------- registry
-_ALIASES: dict[str, type[Loss]] = {
-    "mse": MeanSquaredError,
-    "mean_squared_error": MeanSquaredError,
-    "mae": MeanAbsoluteError,
-    "mean_absolute_error": MeanAbsoluteError,
-    "binary_crossentropy": BinaryCrossentropy,
-    "categorical_crossentropy": CategoricalCrossentropy,
-    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-    "huber": Huber,
-    "hinge": Hinge,
-    "log_cosh": LogCosh,
-    "logcosh": LogCosh,
-}
-_CLASSES: dict[str, type[Loss]] = {cls.__name__.lower(): cls for cls in _ALIASES.values()}
+# Each class registered itself by class name and by its ``name``; Keras's short names too:
+_ALIASES.update(mse=MeanSquaredError, mae=MeanAbsoluteError, logcosh=LogCosh)
+_CLASSES = LOSS_CLASSES
 
 
 def get(identifier: Any) -> Loss:

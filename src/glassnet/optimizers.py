@@ -44,15 +44,11 @@ from typing import Any, cast
 import numpy as np
 
 from glassnet import schedules
-from glassnet._validation import check_choice, check_float, check_int, check_positive
+from glassnet._arrays import scalar_array
+from glassnet._validation import _describe, check_bool, check_choice, check_float, check_int, check_positive
 from glassnet.backend import dtype_name, is_backend_array, to_numpy, xp
+from glassnet.equations import to_latex
 from glassnet.schedules import LearningRateSchedule
-
-
-def _check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
-    return bool(value)
 
 
 def _check_optional_positive(name: str, value: Any) -> float | None:
@@ -82,16 +78,18 @@ def _clip_by_value(values: np.ndarray, max_value: float) -> None:
         values[...] = xp.clip(values, -max_value, max_value)
 
 
-def _array_description(value: Any) -> str:
-    """``'shape (3, 4) float32 numpy array'`` for an array of any library, ``repr`` otherwise."""
-    if hasattr(value, "shape") and hasattr(value, "dtype"):
-        library = type(value).__module__.split(".")[0]
-        return f"shape {tuple(value.shape)} {dtype_name(value)} {library} array"
-    return f"{value!r} ({type(value).__name__})"
+#: Every Optimizer subclass by lower-case class name (what ``get`` and saved configs name).
+OPTIMIZER_CLASSES: dict[str, type[Optimizer]] = {}
 
 
 class Optimizer:
     r"""Base class: clipping, learning rate, step counter, state and config.
+
+    Each optimizer states its mathematics: :meth:`update_rule` (the lines a textbook
+    prints, θ standing for every parameter and g for its gradient), :meth:`update_rule_latex`,
+    :attr:`notation` (which symbol is which hyperparameter or state buffer),
+    :attr:`state_names` and :attr:`hyperparameters`. A subclass joins the registry
+    :data:`OPTIMIZER_CLASSES` when it is defined.
 
     Parameters
     ----------
@@ -117,6 +115,8 @@ class Optimizer:
         Whether :meth:`build` has allocated the state buffers.
     """
 
+    #: What the symbols of :meth:`update_rule` stand for, in the code's names.
+    notation = "θ: the parameters, g: their gradient, α = learning_rate"
     #: Whether the update needs a scratch buffer the size of ``params``.
     _needs_scratch = True
     #: Shape, dtype and backend of the parameter buffer; set by :meth:`build`.
@@ -154,6 +154,29 @@ class Optimizer:
         self._state: dict[str, np.ndarray] = {}
         self._scratch: np.ndarray | None = None
         self._segments: list[tuple[int, int]] = []
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        OPTIMIZER_CLASSES[cls.__name__.lower()] = cls
+
+    # ------------------------------------------------------------ mathematics
+    def update_rule(self) -> list[str]:
+        """The update, one line per equation as a textbook prints it (``:=`` assigns)."""
+        return [f"see the docstring of {type(self).__name__}"]
+
+    def update_rule_latex(self) -> list[str]:
+        """:meth:`update_rule` in LaTeX (``:=`` becomes ``\\leftarrow``)."""
+        return [to_latex(line) for line in self.update_rule()]
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        """The names of the state buffers (``'momentums'``, ``'velocities'``, ...), as saved."""
+        return self._state_names()
+
+    @property
+    def hyperparameters(self) -> dict[str, Any]:
+        """Every setting of :meth:`get_config` but the names: learning rate, betas, clipping, ..."""
+        return {key: value for key, value in self.get_config().items() if key not in ("name", "class_name")}
 
     # ------------------------------------------------------------ learning rate
     @property
@@ -207,7 +230,7 @@ class Optimizer:
         if not is_backend_array(params) or params.ndim != 1:
             raise ValueError(
                 f"params must be a 1-D array of the active backend ({xp.name!r}), the flat "
-                f"parameter buffer that is updated in place; got {_array_description(params)}"
+                f"parameter buffer that is updated in place; got {_describe(params)}"
             )
         if not dtype_name(params).startswith("float"):
             raise TypeError(f"params must be a float array, got dtype {dtype_name(params)}")
@@ -278,12 +301,12 @@ class Optimizer:
         if params.shape != self._shape or params.dtype != self._dtype:
             raise ValueError(
                 f"params must be the {self._shape[0]}-element {self._dtype_name} {self._backend} "
-                f"buffer this optimizer was built for, got {_array_description(params)}"
+                f"buffer this optimizer was built for, got {_describe(params)}"
             )
         if not isinstance(grads, xp.array_type) or grads.shape != params.shape:
             raise ValueError(
                 f"grads must be an array of shape {self._shape} of the active backend "
-                f"({xp.name!r}), got {_array_description(grads)}"
+                f"({xp.name!r}), got {_describe(grads)}"
             )
         if grads.dtype != params.dtype:
             raise TypeError(f"grads must have dtype {self._dtype_name}, got {dtype_name(grads)}")
@@ -451,7 +474,15 @@ class SGD(Optimizer):
     ) -> None:
         super().__init__(learning_rate, **kwargs)
         self.momentum = check_float("momentum", momentum, low=0.0, high=1.0)
-        self.nesterov = _check_bool("nesterov", nesterov)
+        self.nesterov = check_bool("nesterov", nesterov)
+
+    notation = "θ: the parameters, g: their gradient, α = learning_rate, μ = momentum, v = momentums"
+
+    def update_rule(self) -> list[str]:
+        if self.momentum == 0:
+            return ["θ := θ - α·g"]
+        step = "θ := θ + μ·v - α·g" if self.nesterov else "θ := θ + v"
+        return ["v := μ·v - α·g", step]
 
     def _state_names(self) -> tuple[str, ...]:
         return ("momentums",) if self.momentum > 0 else ()
@@ -519,7 +550,18 @@ class RMSprop(Optimizer):
         self.rho = _check_decay("rho", rho)
         self.momentum = check_float("momentum", momentum, low=0.0, high=1.0)
         self.epsilon = check_positive("epsilon", epsilon)
-        self.centered = _check_bool("centered", centered)
+        self.centered = check_bool("centered", centered)
+
+    notation = ("θ: the parameters, g: their gradient, α = learning_rate, ρ = rho, ε = epsilon, "
+                "μ = momentum, s = velocities, ḡ = average_gradients, b = momentums")
+
+    def update_rule(self) -> list[str]:
+        rule = ["s := ρ·s + (1 - ρ)·g²"]
+        if self.centered:
+            rule += ["ḡ := ρ·ḡ + (1 - ρ)·g", "Δ = α·g / √(s - ḡ² + ε)"]
+        else:
+            rule += ["Δ = α·g / √(s + ε)"]
+        return rule + (["b := μ·b + Δ", "θ := θ - b"] if self.momentum > 0 else ["θ := θ - Δ"])
 
     def _state_names(self) -> tuple[str, ...]:
         names: tuple[str, ...] = ("velocities",)
@@ -601,6 +643,11 @@ class Adagrad(Optimizer):
         )
         self.epsilon = check_positive("epsilon", epsilon)
 
+    notation = "θ: the parameters, g: their gradient, α = learning_rate, ε = epsilon, a = accumulators"
+
+    def update_rule(self) -> list[str]:
+        return ["a := a + g²", "θ := θ - α·g / √(a + ε)"]
+
     def _state_names(self) -> tuple[str, ...]:
         return ("accumulators",)
 
@@ -658,6 +705,13 @@ class Adadelta(Optimizer):
         super().__init__(learning_rate, **kwargs)
         self.rho = _check_decay("rho", rho)
         self.epsilon = check_positive("epsilon", epsilon)
+
+    notation = ("θ: the parameters, g: their gradient, α = learning_rate, ρ = rho, ε = epsilon, "
+                "s = accumulated_grads, d = accumulated_delta_vars")
+
+    def update_rule(self) -> list[str]:
+        return ["s := ρ·s + (1 - ρ)·g²", "Δ = -√(d + ε) / √(s + ε) · g",
+                "d := ρ·d + (1 - ρ)·Δ²", "θ := θ + α·Δ"]
 
     def _state_names(self) -> tuple[str, ...]:
         return ("accumulated_grads", "accumulated_delta_vars")
@@ -734,7 +788,18 @@ class Adam(Optimizer):
         self.beta_1 = _check_decay("beta_1", beta_1)
         self.beta_2 = _check_decay("beta_2", beta_2)
         self.epsilon = check_positive("epsilon", epsilon)
-        self.amsgrad = _check_bool("amsgrad", amsgrad)
+        self.amsgrad = check_bool("amsgrad", amsgrad)
+
+    notation = ("θ: the parameters, g: their gradient, α = learning_rate, β1 = beta_1, β2 = beta_2, "
+                "ε = epsilon, m = momentums, v = velocities (running averages of g and g², not the "
+                "batch size), v̂ = velocity_hats, t = iterations + 1 (the step number)")
+
+    def update_rule(self) -> list[str]:
+        v = "v̂" if self.amsgrad else "v"
+        rule = ["m := m + (1 - β1)·(g - m)", "v := v + (1 - β2)·(g² - v)"]
+        if self.amsgrad:
+            rule.append("v̂ := max(v̂, v)")
+        return rule + ["α_t = α·√(1 - β2^t) / (1 - β1^t)", f"θ := θ - α_t·m / (√{v} + ε)"]
 
     def _state_names(self) -> tuple[str, ...]:
         names = ("momentums", "velocities")
@@ -743,7 +808,7 @@ class Adam(Optimizer):
     def _update(self, params, grads, learning_rate, step):
         beta_1, beta_2, scratch = self.beta_1, self.beta_2, self._scratch_buffer()
         m, v = self._state["momentums"], self._state["velocities"]
-        alpha = learning_rate * math.sqrt(1.0 - beta_2**step) / (1.0 - beta_1**step)
+        alpha = learning_rate * math.sqrt(1.0 - beta_2**step) / (1.0 - beta_1**step)   # α_t
         one_minus_beta_1, one_minus_beta_2, epsilon, alpha = self._scalars(alpha)
 
         xp.multiply(grads, grads, out=scratch)
@@ -764,14 +829,12 @@ class Adam(Optimizer):
 
     def _scalars(self, alpha: float) -> list[Any]:
         """``1 - beta_1``, ``1 - beta_2``, ``epsilon`` and ``alpha`` as 0-d arrays of the buffer's
-        dtype. The values are the same; NumPy multiplies by such an array about 0.4 µs faster
-        than by a Python float, which it converts at every call (1.6 µs of a 5.6 µs update of
-        the circles network)."""
+        dtype (the same values; see :func:`glassnet._arrays.scalar_array` for why)."""
         key = (self.beta_1, self.beta_2, self.epsilon, self._dtype)
         if getattr(self, "_scalars_key", None) != key:
             self._scalars_key = key
             values = (1.0 - self.beta_1, 1.0 - self.beta_2, self.epsilon, 0.0)
-            self._scalar_arrays = [xp.asarray(value, dtype=self._dtype) for value in values]
+            self._scalar_arrays = [scalar_array(value, self._dtype) for value in values]
         self._scalar_arrays[3][...] = alpha
         return self._scalar_arrays
 
@@ -825,8 +888,13 @@ class AdamW(Adam):
         super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, **kwargs)
         self.weight_decay = check_float("weight_decay", weight_decay, low=0.0)
 
+    notation = Adam.notation + ", λ = weight_decay"
+
+    def update_rule(self) -> list[str]:
+        return ["θ := θ - α·λ·θ   (decoupled weight decay, first)", *super().update_rule()]
+
     def _update(self, params, grads, learning_rate, step):
-        params *= 1.0 - learning_rate * self.weight_decay
+        params *= 1.0 - learning_rate * self.weight_decay   # θ := θ - α·λ·θ
         super()._update(params, grads, learning_rate, step)
 
     def get_config(self) -> dict[str, Any]:
@@ -868,6 +936,13 @@ class Adamax(Optimizer):
         self.beta_1 = _check_decay("beta_1", beta_1)
         self.beta_2 = _check_decay("beta_2", beta_2)
         self.epsilon = check_positive("epsilon", epsilon)
+
+    notation = ("θ: the parameters, g: their gradient, α = learning_rate, β1 = beta_1, β2 = beta_2, "
+                "ε = epsilon, m = momentums, u = norms, t = iterations + 1")
+
+    def update_rule(self) -> list[str]:
+        return ["m := m + (1 - β1)·(g - m)", "u := max(β2·u, |g|)",
+                "θ := θ - α·m / ((1 - β1^t)·(u + ε))"]
 
     def _state_names(self) -> tuple[str, ...]:
         return ("momentums", "norms")
@@ -939,6 +1014,15 @@ class Nadam(Optimizer):
         self.beta_2 = _check_decay("beta_2", beta_2)
         self.epsilon = check_positive("epsilon", epsilon)
 
+    notation = ("θ: the parameters, g: their gradient, α = learning_rate, β1 = beta_1, β2 = beta_2, "
+                "ε = epsilon, m = momentums, v = velocities, Π = u_product, t = iterations + 1")
+
+    def update_rule(self) -> list[str]:
+        return ["μ_t = β1·(1 - 0.5·0.96^t)", "Π_t = Π_(t-1)·μ_t",
+                "m := m + (1 - β1)·(g - m)", "v := v + (1 - β2)·(g² - v)",
+                "m̂ = μ_(t+1)·m / (1 - Π_(t+1)) + (1 - μ_t)·g / (1 - Π_t)", "v̂ = v / (1 - β2^t)",
+                "θ := θ - α·m̂ / (√v̂ + ε)"]
+
     def _state_names(self) -> tuple[str, ...]:
         return ("momentums", "velocities", "u_product")
 
@@ -987,6 +1071,7 @@ class Nadam(Optimizer):
         }
 
 
+#: glassnet's own optimizers (the names an unknown name is compared with).
 _OPTIMIZERS: dict[str, type[Optimizer]] = {
     cls.__name__.lower(): cls
     for cls in (SGD, RMSprop, Adagrad, Adadelta, Adam, Adamax, Nadam, AdamW)
@@ -1009,7 +1094,7 @@ def get(identifier: str | Optimizer | dict[str, Any]) -> Optimizer:
         return identifier
     if isinstance(identifier, str):
         # Every registered optimizer has a default learning rate (only the base class has none).
-        optimizer_class = cast("Callable[[], Optimizer]", _OPTIMIZERS[_optimizer_key(identifier)])
+        optimizer_class = cast("Callable[[], Optimizer]", OPTIMIZER_CLASSES[_optimizer_key(identifier)])
         return optimizer_class()
     if isinstance(identifier, dict):
         class_name = identifier.get("class_name", identifier.get("name"))
@@ -1018,7 +1103,7 @@ def get(identifier: str | Optimizer | dict[str, Any]) -> Optimizer:
                 f"an optimizer config needs a 'name' key, one of {sorted(_OPTIMIZERS)}; "
                 f"got keys {sorted(identifier)}"
             )
-        return _OPTIMIZERS[_optimizer_key(class_name)].from_config(identifier)
+        return OPTIMIZER_CLASSES[_optimizer_key(class_name)].from_config(identifier)
     raise TypeError(
         "optimizer must be a name, an Optimizer or a config dict, got "
         f"{identifier!r} ({type(identifier).__name__})"
@@ -1026,5 +1111,8 @@ def get(identifier: str | Optimizer | dict[str, Any]) -> Optimizer:
 
 
 def _optimizer_key(name: Any) -> str:
-    """The registry key for ``name``, or a ValueError that suggests the closest name."""
+    """The registry key for ``name`` (a subclass defined since counts too), or a ValueError
+    that suggests the closest of glassnet's own names."""
+    if isinstance(name, str) and name.lower() in OPTIMIZER_CLASSES:
+        return name.lower()
     return check_choice("optimizer", name, _OPTIMIZERS)

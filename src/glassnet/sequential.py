@@ -36,7 +36,7 @@ import numpy as np
 from glassnet import callbacks as callbacks_module
 from glassnet import config, fileformat, losses, optimizers, training
 from glassnet import metrics as metrics_module
-from glassnet._console import resolve_verbose
+from glassnet._console import present, resolve_verbose
 from glassnet._validation import (
     _describe,
     check_array,
@@ -769,13 +769,18 @@ class Sequential:
         text = summary_text(self)
         (print_fn or print)(text)
 
-    def explain(self, batch_size: int | None = None, latex: bool = False) -> Any:
-        """Per layer: the shapes of ``W``, ``b``, ``Z``, ``A`` and the equations (see glassnet.explain)."""
-        return explain(self, batch_size=batch_size, latex=latex)
+    def explain(self, batch_size: int | None = None, latex: bool = False, show: bool | None = None) -> Any:
+        """Per layer: the shapes of ``W``, ``b``, ``Z``, ``A`` and the equations (see glassnet.explain).
 
-    def trace(self, x: Any, y: Any, **kwargs: Any) -> Any:
-        """One example's forward and backward pass with every number (see glassnet.explain)."""
-        return trace(self, x, y, **kwargs)
+        Printed when run in a script (as ``summary()`` is; ``show=False``: never, ``True``:
+        always) and returned."""
+        return present(explain(self, batch_size=batch_size, latex=latex), show)
+
+    def trace(self, x: Any, y: Any, show: bool | None = None, **kwargs: Any) -> Any:
+        """One example's forward and backward pass with every number (see glassnet.explain).
+
+        Printed when run in a script (``show`` as in :meth:`explain`) and returned."""
+        return present(trace(self, x, y, **kwargs), show)
 
     def _repr_html_(self) -> str:
         return summary_html(self)

@@ -2,7 +2,7 @@
 
 from glassnet.layers.activation import Activation
 from glassnet.layers.advanced_activations import LeakyReLU, ReLU, Softmax
-from glassnet.layers.base import Layer
+from glassnet.layers.base import LAYER_CLASSES, Layer
 from glassnet.layers.dense import Dense
 from glassnet.layers.dropout import Dropout
 from glassnet.layers.flatten import Flatten
@@ -23,8 +23,8 @@ _LAYERS = {
 
 
 def get(class_name: str) -> type[Layer]:
-    """The layer class saved under ``class_name`` in a model file."""
+    """The layer class saved under ``class_name`` in a model file (any defined Layer subclass)."""
     from glassnet._validation import check_choice
 
-    lookup = {name.lower(): cls for name, cls in _LAYERS.items()}
+    lookup = {name.lower(): cls for name, cls in {**LAYER_CLASSES, **_LAYERS}.items()}
     return lookup[check_choice("layer class", class_name, lookup)]

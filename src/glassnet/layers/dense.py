@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from glassnet import activations, initializers, regularizers
+from glassnet._arrays import scalar_array
 from glassnet._validation import check_bool, check_int
 from glassnet.backend import xp
-from glassnet.layers.base import Layer, Workspace, stores_examples_as_columns
+from glassnet.equations import Equation, format_shape, shape_product
+from glassnet.layers.base import Layer, Workspace, matmul_into, stores_examples_as_columns
 
 
 class Dense(Layer):
@@ -54,6 +56,8 @@ class Dense(Layer):
     kernel_regularizer, bias_regularizer : str or Regularizer, optional
         ``'l1'``, ``'l2'``, ``'l1_l2'`` or an instance; its penalty is added to the loss.
     """
+
+    activation: activations.Activation
 
     def __init__(
         self,
@@ -110,19 +114,15 @@ class Dense(Layer):
 
     def forward(self, A_prev: np.ndarray, training: bool = False) -> np.ndarray:
         if A_prev.shape[0] != self._work_m:
-            self._use_workspace(A_prev.shape[0], self.W.dtype)
+            self._use_workspace(A_prev.shape[0], self.W.dtype)    # work arrays, once per batch size
         self.A_prev = A_prev
-        if not self._Z_columns:
-            self.Z = xp.matmul(A_prev, self.W, out=self._Z)          # Z = A_prev · W
-        else:  # Z keeps examples as columns: the same product, transposed (Zᵀ = Wᵀ · A_prevᵀ)
-            self.Z = self._Z
-            xp.matmul(self.W.T, A_prev.T, out=self.Z.T)
+        self.Z = matmul_into(self._Z, A_prev, self.W, self._Z_columns)   # Z = A_prev · W
         if self.use_bias:
-            self.Z += self._b_row                                    #   + b
+            self.Z += self._b_row                                        #   + b
         if self._linear:
-            self.A = self.Z                                          # A = Z
+            self.A = self.Z                                              # A = Z
         else:
-            self.A = self.activation.forward(self.Z, out=self._A)    # A = g(Z)
+            self.A = self.activation.forward(self.Z, out=self._A)        # A = g(Z)
         return self.A
 
     def backward(self, dA: np.ndarray | None = None, *, dZ: np.ndarray | None = None) -> np.ndarray | None:
@@ -134,19 +134,72 @@ class Dense(Layer):
         if dZ is None:
             if dA is None:
                 raise TypeError(f"{self.name}.backward() needs dA (or dZ for a fused output layer)")
-            dZ = self.activation.backward(dA, self.Z, self.A, out=dA)   # dZ = dA * g'(Z)
-        xp.matmul(self.A_prev.T, dZ, out=self.dW)                       # dW = A_prevᵀ · dZ
-        self.dW *= self._one_over_m                                     #      / m
+            dZ = self.activation.backward(dA, self.Z, self.A, out=dA)       # dZ = dA * g'(Z)
+        self.dZ = dZ
+        xp.matmul(self.A_prev.T, dZ, out=self.dW)                           # dW = A_prevᵀ · dZ
+        self.dW *= self._one_over_m                                         #      / m
         if self.use_bias:
-            xp.matmul(self._mean_row, dZ, out=self.db)                  # db = Σ dZ / m
+            xp.matmul(self._mean_row, dZ, out=self.db)                      # db = Σ_rows dZ / m
         if self._regularized:
-            self._add_regularization_gradients()
+            self._add_regularization_gradients()                            # dW += ∂R/∂W
         if not self.needs_input_gradient:
             return None
-        if not self._dA_prev_columns:
-            return xp.matmul(dZ, self.W.T, out=self._dA_prev)           # dA_prev = dZ · Wᵀ
-        xp.matmul(self.W, dZ.T, out=self._dA_prev.T)                     # (transposed: dA_prevᵀ = W · dZᵀ)
-        return self._dA_prev
+        return matmul_into(self._dA_prev, dZ, self.W.T, self._dA_prev_columns)   # dA_prev = dZ · Wᵀ
+
+    # -- mathematics --------------------------------------------------------------
+    param_symbols: ClassVar[dict[str, str]] = {"kernel": "W", "bias": "b"}
+
+    def _sizes(self) -> tuple[int, int]:
+        assert self.input_shape is not None, "build() sets input_shape"
+        return self.input_shape[0], self.units
+
+    def forward_equations(self, l: int, m: Any = "m") -> list[Equation]:
+        n_prev, n = self._sizes()
+        bias, b_shape = (f" + b[{l}]", (n,)) if self.use_bias else ("", None)
+        g = self.activation
+        output = f"A[{l}] = Z[{l}]" if self._linear else f"A[{l}] = {g.name}(Z[{l}])"
+        return [
+            Equation(f"Z[{l}] = A[{l - 1}]·W[{l}]{bias}",
+                     shape_product((m, n_prev), (n_prev, n), plus=b_shape, result=(m, n))),
+            Equation(output, format_shape((m, n)), g.formula),
+        ]
+
+    def backward_equations(self, l: int, m: Any = "m", *, given: str = "dA") -> list[Equation]:
+        n_prev, n = self._sizes()
+        equations = self._chain_rule(l, m) if given == "dA" else []
+        equations.append(Equation(f"dW[{l}] = A[{l - 1}]ᵀ·dZ[{l}] / m",
+                                  shape_product((n_prev, m), (m, n), result=(n_prev, n))))
+        if self.use_bias:
+            equations.append(Equation(f"db[{l}] = Σ_rows dZ[{l}] / m",
+                                      f"{format_shape((m, n))} -> {format_shape((n,))}"))
+        for spec in self.param_specs:
+            if spec.regularizer is not None:
+                p = self.symbol(spec.name)
+                equations.append(Equation(f"d{p}[{l}] += ∂R/∂{p}[{l}]", "",
+                                          f"{spec.regularizer!r} adds its gradient"))
+        passing_down = Equation(f"dA[{l - 1}] = dZ[{l}]·W[{l}]ᵀ",
+                                shape_product((m, n), (n, n_prev), result=(m, n_prev)))
+        return equations + self._passing_down(passing_down, l)
+
+    def column_notation(self, l: int, m: Any = "m") -> list[Equation]:
+        n_prev, n = self._sizes()
+        bias, b_shape = (f" + b[{l}]", (n, 1)) if self.use_bias else ("", None)
+        return [Equation(f"Z[{l}] = W[{l}]·A[{l - 1}]{bias}",
+                         shape_product((n, n_prev), (n_prev, m), plus=b_shape, result=(n, m)),
+                         f"their W[{l}] {format_shape((n, n_prev))} is our W[{l}]ᵀ")]
+
+    def written_out(self, l: int, record: dict[str, Any], number: Any, max_terms: int = 8) -> list[str]:
+        """Each unit's sum ``z_j = Σ_i a_i W_ij + b_j`` with its numbers, for small layers."""
+        W, b, a_prev, z = record["W"], record.get("b"), record["A_prev"][0], record["Z"][0]
+        if W.shape[0] > 4 or W.shape[1] > max_terms:
+            return []
+        lines = []
+        for j in range(W.shape[1]):
+            terms = " + ".join(f"({number(a_prev[i])})({number(W[i, j])})" for i in range(W.shape[0]))
+            if b is not None:
+                terms += f" + ({number(b[j])})"
+            lines.append(f"z_{j + 1} = {terms} = {number(z[j])}")
+        return lines
 
     def _add_regularization_gradients(self) -> None:
         if self.kernel_regularizer is not None:
@@ -165,14 +218,10 @@ class Dense(Layer):
             # several times faster than dZ.sum(axis=0) for small batches).
             work["mean_row"] = xp.full(m, 1.0 / m, dtype=dtype)
         self._Z, self._A, self._dA_prev = work["Z"], work["A"], work["dA_prev"]
-        # np.dot writes only into C-ordered arrays: an array that stores its examples as
-        # columns receives the transposed product (see stores_examples_as_columns).
         self._Z_columns = stores_examples_as_columns(m, (self.units,))
         self._dA_prev_columns = stores_examples_as_columns(m, self.input_shape)
         if "one_over_m" not in work:
-            # 1/m as a 0-d array of the work dtype: NumPy multiplies by it in half the time
-            # it needs for a Python float (no scalar conversion at every call).
-            work["one_over_m"] = xp.asarray(1.0 / m, dtype=dtype)
+            work["one_over_m"] = scalar_array(1.0 / m, dtype)
         self._mean_row, self._one_over_m = work["mean_row"], work["one_over_m"]
         self._work_m = m
 

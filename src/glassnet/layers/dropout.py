@@ -8,6 +8,7 @@ import numpy as np
 
 from glassnet._validation import check_float
 from glassnet.backend import dtype_name, xp
+from glassnet.equations import Equation, format_shape
 from glassnet.layers.base import Layer, Workspace
 from glassnet.utils import make_rng
 
@@ -56,10 +57,33 @@ class Dropout(Layer):
         self.mask = mask
         return xp.multiply(A_prev, mask, out=work["A"])              # A = A_prev * mask
 
-    def backward(self, dA: np.ndarray) -> np.ndarray:
+    def backward(self, dA: np.ndarray | None = None, *, dZ: np.ndarray | None = None) -> np.ndarray:
+        dA = dZ if dA is None else dA                                # no activation: dZ is dA
+        assert dA is not None, "backward needs dA"
         if not self.training:
             return dA
         return xp.multiply(dA, self.mask, out=dA)                    # dA_prev = dA * mask
+
+    def forward_equations(self, l: int, m: Any = "m") -> list[Equation]:
+        shape = format_shape(self.array_shapes(m)["A"])
+        return [
+            Equation(f"A[{l}] = A[{l - 1}] * mask[{l}] / (1 - {self.rate:g})", shape,
+                     f"training only: mask[{l}] is 1 with probability {1 - self.rate:g}, else 0"),
+            Equation(f"A[{l}] = A[{l - 1}]", shape, "inference"),
+        ]
+
+    def backward_equations(self, l: int, m: Any = "m", *, given: str = "dA") -> list[Equation]:
+        shape = format_shape(self.array_shapes(m)["A"])
+        if not self.needs_input_gradient:
+            return self._passing_down(Equation(""), l)
+        return [
+            Equation(f"dA[{l - 1}] = dA[{l}] * mask[{l}] / (1 - {self.rate:g})", shape,
+                     "training; the same mask as the forward pass"),
+            Equation(f"dA[{l - 1}] = dA[{l}]", shape, "inference"),
+        ]
+
+    def recorded_forward_arrays(self) -> dict[str, Any]:
+        return {"mask": self.mask} if self.training else {}
 
     def _draw_uniform(self, out: Any) -> None:
         """Fill ``out`` with uniform draws of this layer's NumPy Generator (drawn on the host

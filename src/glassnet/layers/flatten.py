@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from glassnet.backend import xp
+from glassnet.equations import Equation, format_shape
 from glassnet.layers.base import Layer
 
 
@@ -22,6 +25,19 @@ class Flatten(Layer):
     def forward(self, A_prev: np.ndarray, training: bool = False) -> np.ndarray:
         return xp.reshape(A_prev, (A_prev.shape[0], -1))
 
-    def backward(self, dA: np.ndarray) -> np.ndarray:
-        assert self.input_shape is not None, "build() sets input_shape before backward()"
+    def backward(self, dA: np.ndarray | None = None, *, dZ: np.ndarray | None = None) -> np.ndarray:
+        dA = dZ if dA is None else dA                                # no activation: dZ is dA
+        assert dA is not None and self.input_shape is not None, "backward needs dA, build() the shape"
         return xp.reshape(dA, (dA.shape[0], *self.input_shape))
+
+    def forward_equations(self, l: int, m: Any = "m") -> list[Equation]:
+        shapes = self.array_shapes(m)
+        return [Equation(f"A[{l}] = flatten(A[{l - 1}])",
+                         f"{format_shape(shapes['A_prev'])} -> {format_shape(shapes['A'])}",
+                         "each example's values in one row, no copy")]
+
+    def backward_equations(self, l: int, m: Any = "m", *, given: str = "dA") -> list[Equation]:
+        shapes = self.array_shapes(m)
+        return self._passing_down(
+            Equation(f"dA[{l - 1}] = reshape(dA[{l}])",
+                     f"{format_shape(shapes['A'])} -> {format_shape(shapes['A_prev'])}"), l)
