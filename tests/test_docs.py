@@ -109,8 +109,8 @@ def test_mathematics_page_has_the_equations_and_links_into_the_code(site):
     for target in (
         "api/layers/#glassnet.layers.Dense.forward",
         "api/layers/#glassnet.layers.Dense.backward",
-        "api/models/#glassnet.models.Sequential.backward",
-        "api/models/#glassnet.models.Sequential.train_step",
+        "api/models/#glassnet.sequential.Sequential.backward",
+        "api/models/#glassnet.sequential.Sequential.train_step",
         "api/losses/#glassnet.losses.BinaryCrossentropy",
         "api/optimizers/#glassnet.optimizers.SGD",
         "api/callbacks/#glassnet.callbacks.EarlyStopping",

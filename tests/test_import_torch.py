@@ -132,7 +132,7 @@ def test_one_training_step_gives_the_same_gradients(loss):
         np.testing.assert_allclose(layer.grads["bias"], linear.bias.grad.numpy(), rtol=0, atol=1e-10)
 
     # and the SGD update that follows (learning rate 0.01, Keras's default) lands on the same weights
-    model.optimizer.apply(model._trainable_params, model._trainable_grads)
+    model.optimizer.apply(model._layout.trainable_params, model._layout.trainable_grads)
     with torch.no_grad():
         for parameter in module.parameters():
             parameter -= 0.01 * parameter.grad

@@ -45,7 +45,7 @@ def should_show(show: Any = None) -> bool:
     if show is None:
         return statement_prints()
     if not isinstance(show, bool):
-        raise TypeError(f"show must be True, False or None (print in scripts only), got {show!r}")
+        raise TypeError(f"show must be True or False (or None: print in scripts only), got {show!r}")
     return show
 
 

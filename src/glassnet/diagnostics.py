@@ -33,15 +33,13 @@ import numpy as np
 from glassnet import activations
 from glassnet._console import should_show
 from glassnet._validation import (
-    check_array,
     check_bool,
     check_int,
     check_positive,
-    check_same_length,
 )
 from glassnet.backend import require_numpy_model
 from glassnet.callbacks import Callback, History
-from glassnet.errors import DiagnosticWarning, NotCompiledError
+from glassnet.errors import DiagnosticWarning
 from glassnet.explain import _prepare_data, _require_compiled, format_shape
 from glassnet.utils import make_rng
 

@@ -20,7 +20,6 @@ the transpose of ours.
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 

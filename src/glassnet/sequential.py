@@ -363,10 +363,9 @@ class Sequential:
         if not xp.is_numpy:
             Y, sample_weight = on_backend(Y), on_backend(sample_weight)
         buffer = self._output_gradient_buffer(A)
-        activation = getattr(last, "activation", None)
         dZ = None
-        if activation is not None:  # dZ = (A - Y) / k straight away where loss.fuses_with(g)
-            dZ = loss.output_gradient(Y, A, getattr(last, "Z", None), activation.name, out=buffer)
+        if last.activation is not None:  # dZ = (A - Y) / k straight away where loss.fuses_with(g)
+            dZ = loss.output_gradient(Y, A, last.Z, last.activation.name, out=buffer)
         if dZ is None:
             dA = loss.gradient(Y, A, out=buffer)                      # dA = ∂l/∂A
             if sample_weight is not None:

@@ -33,15 +33,15 @@ __all__ = ["SUPPORTED_EXTENSIONS", "from_torch", "load_any", "to_torch"]
 SUPPORTED_EXTENSIONS = (".glassnet", ".keras", ".h5", ".hdf5", ".onnx")
 
 
-def load_any(path: str | os.PathLike, *, compile: bool = True) -> Any:
-    """Open a model file, choosing the reader by the file's extension.
+def load_any(filepath: str | os.PathLike, *, compile: bool = True) -> Any:
+    """Open a model file, choosing the reader by the file's first bytes, else its extension.
 
-    A file with another extension is recognised by its first bytes: a zip archive holding
-    ``glassnet.json`` is a glassnet file, another zip archive or an HDF5 file a Keras file.
+    A zip archive holding ``glassnet.json`` is a glassnet file (whatever its name), another
+    zip archive or an HDF5 file a Keras file, and an ``.onnx`` file an ONNX model.
 
     Parameters
     ----------
-    path : str or path-like
+    filepath : str or path-like
         ``.glassnet`` (glassnet's own format), ``.keras`` (Keras 3), ``.h5``/``.hdf5``
         (legacy Keras) or ``.onnx``.
     compile : bool
@@ -58,13 +58,13 @@ def load_any(path: str | os.PathLike, *, compile: bool = True) -> Any:
         A file of none of these kinds. :class:`glassnet.saving.ModelFileError` (a
         ValueError) for a damaged file or a model glassnet cannot express, naming the file.
     FileNotFoundError
-        No file at ``path``.
+        No file at ``filepath``.
     ImportError
         The reader's optional dependency (``h5py``, ``onnx``) is not installed.
     """
     from glassnet.fileformat import check_path
 
-    filename = check_path("path", path)
+    filename = check_path("filepath", filepath)
     kind = _kind(filename)
     if kind == "glassnet":
         from glassnet.saving import load_model
@@ -85,14 +85,14 @@ def load_any(path: str | os.PathLike, *, compile: bool = True) -> Any:
 
 
 def _kind(filename: str) -> str:
-    """'glassnet', 'keras', 'onnx' or '' for the file ``filename``."""
-    extension = os.path.splitext(filename)[1].lower()
+    """'glassnet', 'keras', 'onnx' or '' for the file ``filename``: by its first bytes (a
+    glassnet file keeps its format under any name, ``model.h5`` included), else by extension."""
     by_extension = {".glassnet": "glassnet", ".keras": "keras", ".h5": "keras", ".hdf5": "keras",
-                    ".onnx": "onnx"}
-    if extension in by_extension:
-        return by_extension[extension]
-    if not os.path.isfile(filename):
+                    ".onnx": "onnx"}.get(os.path.splitext(filename)[1].lower(), "")
+    if not os.path.exists(filename):
         raise FileNotFoundError(f"No model file at {filename!r}")
+    if not os.path.isfile(filename):
+        return "glassnet"   # a folder, FIFO or device: glassnet's reader names the problem
     with open(filename, "rb") as handle:
         signature = handle.read(8)
     if signature == HDF5_SIGNATURE:
@@ -100,10 +100,10 @@ def _kind(filename: str) -> str:
     if signature.startswith(ZIP_SIGNATURE):
         try:
             with zipfile.ZipFile(filename) as archive:
-                return "glassnet" if "glassnet.json" in archive.namelist() else "keras"
+                return "glassnet" if "glassnet.json" in archive.namelist() else (by_extension or "keras")
         except (zipfile.BadZipFile, OSError, EOFError):
-            return "glassnet"          # a damaged zip: glassnet's reader names the problem
-    return ""
+            return by_extension or "glassnet"   # a damaged zip: its reader names the problem
+    return by_extension or ("glassnet" if not signature else "")
 
 
 def from_torch(module: Any, input_shape: Any = None, *, name: str | None = None) -> Any:

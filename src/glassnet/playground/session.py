@@ -63,6 +63,10 @@ def _plain(value: Any) -> Any:
 def _json_lists(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return [_json_lists(v) for v in value] if value.ndim else _plain(value.item())
+    if isinstance(value, dict):
+        return {str(key): _json_lists(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_lists(item) for item in value]
     return _plain(value)
 
 
@@ -327,7 +331,7 @@ class Session:
             train = message["set"] == "train"
             A0, Y = (self.A0_train, self.Y_train) if train else (self.A0_test, self.Y_test)
             index = check_index("index", message["index"], len(A0))
-            trace = self.model.trace(A0[index], Y[index], max_values=16)
+            trace = self.model.trace(A0[index], Y[index], show=False, max_values=16)
             steps = [{key: _json_lists(value) for key, value in step.items()} for step in trace.steps]
             point = (self.X_train if message["set"] == "train" else self.X_test)[index]
             optimizer = self.model.optimizer
