@@ -460,3 +460,22 @@ def test_a_relu_layer_with_a_ceiling_is_refused(tmp_path):
     path = tmp_path / "relu6.keras"
     model.save(path)
     assert "layer 'relu6' (ReLU): its configuration is invalid" in _error(path)
+
+
+def test_glassnet_load_model_opens_keras_files_as_keras_users_write_it(saved, tmp_path):
+    """``glassnet.models.load_model('model.keras')`` (and ``glassnet.load_model``) as in Keras;
+    a glassnet file saved under a Keras name still opens as glassnet's own format."""
+    import glassnet
+    from glassnet.models import load_model
+
+    keras_model, paths = saved["circles"]
+    X = np.random.default_rng(5).standard_normal((64, 2)).astype(np.float32)
+    for path in (paths["keras"], paths["h5"]):
+        for loader in (load_model, glassnet.load_model):
+            np.testing.assert_allclose(loader(path).predict(X), keras_model.predict(X, verbose=0),
+                                       atol=1e-5)
+    own = load_model(paths["keras"])
+    own.compile(optimizer="adam", loss="binary_crossentropy")
+    with pytest.warns(UserWarning, match="glassnet's own format"):
+        own.save(tmp_path / "model.h5")
+    assert load_model(tmp_path / "model.h5").compiled
