@@ -148,5 +148,5 @@ def script(settings: Settings, epochs: int, custom: tuple[np.ndarray, np.ndarray
         lines.append("print(f\"test accuracy: {results['accuracy']:.6f}\")")
     if edited:
         lines.insert(1, "# Note: weights edited by hand on the page are not replayed here.")
-    lines += ["print(model.explain(batch_size=" + str(settings.batch_size) + "))"]
+    lines += ["model.explain(batch_size=" + str(settings.batch_size) + ")   # prints the equations"]
     return "\n".join(lines) + "\n"
