@@ -295,3 +295,12 @@ def test_restore_best_weights_restores_batch_normalization_statistics_too():
     model.fit(X, y, epochs=6, verbose=0, validation_split=0.3, callbacks=[Snapshot(), stopper])
     best = min(snapshots.values(), key=lambda item: item[0])[1]
     assert np.array_equal(model.parameters, best)   # moving mean and variance included
+
+
+def test_set_weights_refuses_values_that_overflow_the_model_dtype():
+    model = Sequential([Dense(1, input_dim=2)])
+    model.build()
+    weights = [np.array([[1e300], [0.0]]), np.zeros(1)]
+    with pytest.raises(ValueError, match="beyond the range of float32"):
+        model.set_weights(weights)
+    assert np.isfinite(model.parameters).all()

@@ -101,8 +101,8 @@ def _kind(filename: str) -> str:
         try:
             with zipfile.ZipFile(filename) as archive:
                 return "glassnet" if "glassnet.json" in archive.namelist() else (by_extension or "keras")
-        except (zipfile.BadZipFile, OSError, EOFError):
-            return by_extension or "glassnet"   # a damaged zip: its reader names the problem
+        except Exception:  # a damaged zip (BadZipFile, NotImplementedError, ...): its reader says so
+            return by_extension or "glassnet"
     return by_extension or ("glassnet" if not signature else "")
 
 

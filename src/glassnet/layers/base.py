@@ -346,13 +346,14 @@ class Layer:
                     f"Layer {self.name!r}: weight {spec.name!r} must have shape {spec.shape}, "
                     f"got {value.shape}"
                 )
-            if not np.isfinite(value).all():
-                raise ValueError(f"Layer {self.name!r}: weight {spec.name!r} contains NaN or inf")
             target = self.params[spec.name]
-            if xp.is_numpy:
-                target[...] = value
-            else:
-                target[...] = xp.from_numpy(value.astype(dtype_name(target)))
+            with np.errstate(over="ignore", invalid="ignore"):
+                cast = value.astype(dtype_name(target), copy=False)   # checked as it will be stored
+            if not np.isfinite(cast).all():
+                problem = "contains NaN or inf" if not np.isfinite(value).all() else (
+                    f"holds values beyond the range of {dtype_name(target)} (they would be infinite)")
+                raise ValueError(f"Layer {self.name!r}: weight {spec.name!r} {problem}")
+            target[...] = cast if xp.is_numpy else xp.from_numpy(cast)
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments, JSON-serialisable (used by ``model.save``)."""
