@@ -304,3 +304,14 @@ def test_set_weights_refuses_values_that_overflow_the_model_dtype():
     with pytest.raises(ValueError, match="beyond the range of float32"):
         model.set_weights(weights)
     assert np.isfinite(model.parameters).all()
+
+
+def test_model_checkpoint_says_which_value_improved(tmp_path, capsys):
+    X, y = _data()
+    model = _model()
+    checkpoint = ModelCheckpoint(str(tmp_path / "best.glassnet"), monitor="val_acc", save_best_only=True,
+                                 verbose=1)
+    model.fit(X, y, epochs=3, verbose=0, validation_split=0.25, callbacks=[checkpoint])
+    lines = [line for line in capsys.readouterr().out.splitlines() if "saving model" in line]
+    assert lines[0].startswith("Epoch 1: val_acc improved from -inf to ")
+    assert all(" improved from " in line for line in lines) and (tmp_path / "best.glassnet").exists()
