@@ -11,9 +11,11 @@ import numpy as np
 from glassnet._validation import check_choice
 from glassnet.backend import BackendError, get_backend, set_backend, use_backend
 
-__all__ = ["BackendError", "float_dtype", "floatx", "get_backend", "set_backend", "set_floatx", "use_backend"]
+__all__ = ["BackendError", "float_dtype", "floatx", "fused_kernels", "get_backend", "set_backend",
+           "set_floatx", "set_fused_kernels", "use_backend"]
 
 _FLOATX = "float32"
+_FUSED_KERNELS = True
 
 
 def floatx() -> str:
@@ -35,3 +37,20 @@ def set_floatx(value: str) -> None:
 def float_dtype() -> np.dtype:
     """The default float type as a NumPy dtype."""
     return np.dtype(_FLOATX)
+
+
+def fused_kernels() -> bool:
+    """Whether optimizers may use the fused numba kernels of ``glassnet._fused`` (default True).
+
+    They apply only when numba is installed (``pip install glassnet[fast]``) and the model is
+    large enough to earn back numba's import; they give bitwise the same results.
+    """
+    return _FUSED_KERNELS
+
+
+def set_fused_kernels(enabled: bool) -> None:
+    """Allow (True) or forbid (False) the fused optimizer kernels; False: NumPy passes only."""
+    global _FUSED_KERNELS
+    if not isinstance(enabled, (bool, np.bool_)):
+        raise TypeError(f"enabled must be True or False, got {enabled!r} ({type(enabled).__name__})")
+    _FUSED_KERNELS = bool(enabled)

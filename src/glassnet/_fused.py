@@ -1,0 +1,283 @@
+r"""Fused optimizer updates: each rule as one loop over the flat buffers, compiled by numba.
+
+The optimizers in :mod:`glassnet.optimizers` update the flat parameter buffer with a
+handful of whole-array NumPy passes (``v += (1 - beta_2) * (g*g - v)`` is three of them).
+Each pass reads and writes the whole buffer, so on a large model the update is bound by
+memory traffic: Adam on 235,146 float32 parameters is twelve passes and about 320 µs.
+The kernels here compute the *same* update element by element in one pass, which reads
+each of ``theta``, ``g``, ``m``, ``v`` once and takes about 70 µs.
+
+Each kernel is the textbook rule of its optimizer, in the names of that optimizer's
+docstring, with the same operations in the same order and in the buffer's dtype:
+
+* every scalar is passed in as a NumPy scalar of the buffer's dtype, exactly the value the
+  NumPy path multiplies by (NumPy 2 converts a Python float to the array's dtype before
+  the operation), and the kernels contain no float literal, which would promote to float64;
+* numba's ``fastmath=False`` keeps IEEE semantics (no reassociation, no fused multiply-add),
+  and ``error_model='numpy'`` lets ``x / 0`` give inf/nan as NumPy does instead of raising
+  (the default, Python's error model, also stops the loop from vectorising: ~8x slower).
+
+So a kernel gives **bitwise the same** parameters and state as the NumPy path
+(tests/test_fused.py checks every optimizer, float32 and float64).
+
+When the kernels run
+--------------------
+Only for the NumPy backend, with numba installed (``pip install glassnet[fast]``), with
+``glassnet.config.set_fused_kernels(True)`` (the default), for an optimizer whose class is
+exactly one of glassnet's (a subclass may change the rule), and for buffers of at least
+:data:`MIN_PARAMS` elements. Importing numba takes ~0.2 s and loading a cached kernel
+~0.2 s more in a new process (compiling it the first time ever, a few seconds), which a
+small network never earns back (the articles' circles network has 99 parameters and trains
+in ~70 ms); see :data:`MIN_PARAMS` for where the threshold comes from.
+
+Subnormal numbers
+-----------------
+A parameter whose gradient is exactly 0 for many steps (a dead ReLU unit) decays its
+moments towards zero, ``m += (1 - beta_1)(0 - m)``, until they reach subnormal floats,
+where the decrement rounds to 0 and they stay. Arithmetic on subnormals is slow on x86
+(microcode assists) and hits a single-pass loop harder than NumPy's passes. The kernels do
+not flush them to zero: that would change the state (and parameters within ~1e-34 of 0)
+compared with the NumPy path; benchmarks/README.md has the measured cost.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from glassnet import config
+from glassnet.backend import xp
+
+#: Smallest parameter buffer (elements) that uses a kernel. Measured inside ``fit``
+#: (benchmarks/README.md, "Fused optimizer kernels"): from about 2,000 parameters a kernel
+#: call beats the NumPy passes per step; the threshold is far above that so that the
+#: one-time ~0.4 s of importing numba and loading the kernel is earned back within a few
+#: thousand steps (Adam saves ~40 µs a step at 20,000 parameters, ~250 µs at 235,000).
+MIN_PARAMS = 20_000
+
+_KERNELS: dict[type, Callable[..., None]] | None = None  # optimizer class -> adapter
+_NUMBA_FOUND: bool | None = None
+
+
+def numba_available() -> bool:
+    """Whether numba can be imported (checked once, without importing it)."""
+    global _NUMBA_FOUND
+    if _NUMBA_FOUND is None:
+        _NUMBA_FOUND = importlib.util.find_spec("numba") is not None
+    return _NUMBA_FOUND
+
+
+def update(optimizer: Any, params: np.ndarray, grads: np.ndarray, learning_rate: float,
+           step: int) -> bool:
+    """Apply ``optimizer``'s update with a fused kernel if one applies; return whether it did.
+
+    Called by :meth:`glassnet.optimizers.Optimizer.apply` after clipping, with the same
+    arguments as ``_update``. ``False`` means nothing was touched: take the NumPy path.
+    """
+    if params.shape[0] < MIN_PARAMS or not config.fused_kernels() or not xp.is_numpy:
+        return False
+    if not numba_available():
+        return False
+    adapter = _kernels().get(type(optimizer))
+    if adapter is None:
+        return False
+    adapter(optimizer, params, grads, learning_rate, step)
+    return True
+
+
+# ------------------------------------------------------------------ the kernels
+# Compiled on first use (numba is imported there): see _compile().
+sgd: Any
+sgd_momentum: Any
+rmsprop: Any
+adagrad: Any
+adadelta: Any
+adam: Any
+adamax: Any
+nadam: Any
+
+
+def _sgd(theta, g, eta):
+    """θ ← θ − η g"""
+    for i in range(theta.shape[0]):
+        theta[i] -= eta * g[i]
+
+
+def _sgd_momentum(theta, g, v, eta, mu, nesterov):
+    """v ← μ v − η g;  θ ← θ + v   (Nesterov: θ ← θ + μ v − η g)"""
+    for i in range(theta.shape[0]):
+        eta_g = eta * g[i]
+        v[i] = v[i] * mu - eta_g
+        if nesterov:
+            theta[i] = (theta[i] - eta_g) + mu * v[i]
+        else:
+            theta[i] += v[i]
+
+
+def _rmsprop(theta, g, s, g_bar, b, eta, rho, one_minus_rho, epsilon, centered, momentum, mu):
+    """s ← ρ s + (1 − ρ) g²;  Δ = η g / √(s + ε)   (centered: ḡ ← ρ ḡ + (1 − ρ) g,
+    Δ = η g / √(s − ḡ² + ε));  θ ← θ − Δ   (momentum μ > 0: b ← μ b + Δ, θ ← θ − b)"""
+    for i in range(theta.shape[0]):
+        s[i] = s[i] * rho + one_minus_rho * (g[i] * g[i])
+        if centered:
+            g_bar[i] = g_bar[i] * rho + g[i] * one_minus_rho
+            delta = (eta * g[i]) / np.sqrt((s[i] - g_bar[i] * g_bar[i]) + epsilon)
+        else:
+            delta = (eta * g[i]) / np.sqrt(s[i] + epsilon)
+        if momentum:
+            b[i] = b[i] * mu + delta
+            theta[i] -= b[i]
+        else:
+            theta[i] -= delta
+
+
+def _adagrad(theta, g, a, eta, epsilon):
+    """a ← a + g²;  θ ← θ − η g / √(a + ε)"""
+    for i in range(theta.shape[0]):
+        a[i] += g[i] * g[i]
+        theta[i] -= (eta * g[i]) / np.sqrt(a[i] + epsilon)
+
+
+def _adadelta(theta, g, s, d, eta, rho, one_minus_rho, epsilon):
+    """s ← ρ s + (1 − ρ) g²;  Δ = −√(d + ε) / √(s + ε) · g;  d ← ρ d + (1 − ρ) Δ²;
+    θ ← θ + η Δ   (``minus_delta`` holds −Δ, as the NumPy path's ``grads`` does)"""
+    for i in range(theta.shape[0]):
+        s[i] = s[i] * rho + (g[i] * g[i]) * one_minus_rho
+        minus_delta = (g[i] * np.sqrt(d[i] + epsilon)) / np.sqrt(s[i] + epsilon)
+        d[i] = d[i] * rho + (minus_delta * minus_delta) * one_minus_rho
+        theta[i] -= minus_delta * eta
+
+
+def _adam(theta, g, m, v, v_hat, decay, one_minus_beta_1, one_minus_beta_2, alpha,
+          epsilon_hat, amsgrad):
+    """(AdamW: θ ← (1 − η λ) θ = decay · θ; Adam passes decay = 1, which changes no bit)
+    m ← m + (1 − β₁)(g − m);  v ← v + (1 − β₂)(g² − v);  (AMSGrad: v̂ ← max(v̂, v))
+    θ ← θ − α_t m / (√v + ε̂)"""
+    for i in range(theta.shape[0]):
+        theta[i] *= decay
+        m[i] += one_minus_beta_1 * (g[i] - m[i])
+        v[i] += one_minus_beta_2 * (g[i] * g[i] - v[i])
+        if amsgrad:
+            v_hat[i] = np.maximum(v_hat[i], v[i])
+            theta[i] -= (alpha * m[i]) / (np.sqrt(v_hat[i]) + epsilon_hat)
+        else:
+            theta[i] -= (alpha * m[i]) / (np.sqrt(v[i]) + epsilon_hat)
+
+
+def _adamax(theta, g, m, u, eta, one_minus_beta_1, beta_2, epsilon, bias_correction):
+    """m ← m + (1 − β₁)(g − m);  u ← max(β₂ u, |g|);  θ ← θ − η m / ((1 − β₁ᵗ)(u + ε))"""
+    for i in range(theta.shape[0]):
+        m[i] += one_minus_beta_1 * (g[i] - m[i])
+        u[i] = np.maximum(u[i] * beta_2, np.abs(g[i]))
+        theta[i] -= (eta * m[i]) / ((u[i] + epsilon) * bias_correction)
+
+
+def _nadam(theta, g, m, v, eta, one_minus_beta_1, one_minus_beta_2, epsilon,
+           g_weight, m_weight, v_correction):
+    """m ← m + (1 − β₁)(g − m);  v ← v + (1 − β₂)(g² − v);
+    m̂ = μ_{t+1} m / (1 − Π_{t+1}) + (1 − μ_t) g / (1 − Π_t) = m_weight · m + g_weight · g;
+    v̂ = v / (1 − β₂ᵗ);  θ ← θ − η m̂ / (√v̂ + ε)"""
+    for i in range(theta.shape[0]):
+        v[i] += one_minus_beta_2 * (g[i] * g[i] - v[i])
+        m[i] += one_minus_beta_1 * (g[i] - m[i])
+        m_hat = g[i] * g_weight + m[i] * m_weight
+        v_hat = v[i] / v_correction
+        theta[i] -= (m_hat * eta) / (np.sqrt(v_hat) + epsilon)
+
+
+# ------------------------------------------------------------------ adapters
+# Each takes (optimizer, params, grads, learning_rate, step) like Optimizer._update,
+# computes the host scalars exactly as the NumPy path does, and calls its kernel.
+def _run_sgd(opt: Any, params: np.ndarray, grads: np.ndarray, lr: float, step: int) -> None:
+    dtype = params.dtype.type
+    if opt.momentum == 0:
+        sgd(params, grads, dtype(lr))
+    else:
+        sgd_momentum(params, grads, opt._state["momentums"], dtype(lr), dtype(opt.momentum),
+                     opt.nesterov)
+
+
+def _run_rmsprop(opt: Any, params: np.ndarray, grads: np.ndarray, lr: float, step: int) -> None:
+    dtype, state = params.dtype.type, opt._state
+    s = state["velocities"]
+    rmsprop(params, grads, s, state.get("average_gradients", s), state.get("momentums", s),
+            dtype(lr), dtype(opt.rho), dtype(1.0 - opt.rho), dtype(opt.epsilon), opt.centered,
+            opt.momentum > 0, dtype(opt.momentum))
+
+
+def _run_adagrad(opt: Any, params: np.ndarray, grads: np.ndarray, lr: float, step: int) -> None:
+    dtype = params.dtype.type
+    adagrad(params, grads, opt._state["accumulators"], dtype(lr), dtype(opt.epsilon))
+
+
+def _run_adadelta(opt: Any, params: np.ndarray, grads: np.ndarray, lr: float, step: int) -> None:
+    dtype, state = params.dtype.type, opt._state
+    adadelta(params, grads, state["accumulated_grads"], state["accumulated_delta_vars"],
+             dtype(lr), dtype(opt.rho), dtype(1.0 - opt.rho), dtype(opt.epsilon))
+
+
+def _run_adam(opt: Any, params: np.ndarray, grads: np.ndarray, lr: float, step: int,
+              decay: float = 1.0) -> None:
+    dtype, state = params.dtype.type, opt._state
+    beta_1, beta_2 = opt.beta_1, opt.beta_2
+    alpha = lr * math.sqrt(1.0 - beta_2**step) / (1.0 - beta_1**step)
+    v = state["velocities"]
+    adam(params, grads, state["momentums"], v, state.get("velocity_hats", v), dtype(decay),
+         dtype(1.0 - beta_1), dtype(1.0 - beta_2), dtype(alpha), dtype(opt.epsilon), opt.amsgrad)
+
+
+def _run_adamw(opt: Any, params: np.ndarray, grads: np.ndarray, lr: float, step: int) -> None:
+    _run_adam(opt, params, grads, lr, step, decay=1.0 - lr * opt.weight_decay)
+
+
+def _run_adamax(opt: Any, params: np.ndarray, grads: np.ndarray, lr: float, step: int) -> None:
+    dtype, state = params.dtype.type, opt._state
+    adamax(params, grads, state["momentums"], state["norms"], dtype(lr), dtype(1.0 - opt.beta_1),
+           dtype(opt.beta_2), dtype(opt.epsilon), dtype(1.0 - opt.beta_1**step))
+
+
+def _run_nadam(opt: Any, params: np.ndarray, grads: np.ndarray, lr: float, step: int) -> None:
+    dtype, state, beta_1 = params.dtype.type, opt._state, opt.beta_1
+    u_t = beta_1 * (1.0 - 0.5 * 0.96**step)
+    u_next = beta_1 * (1.0 - 0.5 * 0.96 ** (step + 1))
+    u_product = float(state["u_product"]) * u_t
+    state["u_product"][...] = u_product
+    u_product_next = u_product * u_next
+    nadam(params, grads, state["momentums"], state["velocities"], dtype(lr),
+          dtype(1.0 - beta_1), dtype(1.0 - opt.beta_2), dtype(opt.epsilon),
+          dtype((1.0 - u_t) / (1.0 - u_product)), dtype(u_next / (1.0 - u_product_next)),
+          dtype(1.0 - opt.beta_2**step))
+
+
+def _compile() -> None:
+    """Wrap the loops above with numba (imported here, on first use) as module attributes."""
+    import numba
+
+    jit = numba.njit(cache=True, error_model="numpy", fastmath=False)
+    names = ("sgd", "sgd_momentum", "rmsprop", "adagrad", "adadelta", "adam", "adamax", "nadam")
+    for name in names:
+        globals()[name] = jit(globals()["_" + name])
+
+
+def _kernels() -> dict[type, Callable[..., None]]:
+    """Optimizer class -> adapter, built on first use (numba is imported then)."""
+    global _KERNELS
+    if _KERNELS is None:
+        from glassnet import optimizers
+
+        _compile()
+        _KERNELS = {
+            optimizers.SGD: _run_sgd,
+            optimizers.RMSprop: _run_rmsprop,
+            optimizers.Adagrad: _run_adagrad,
+            optimizers.Adadelta: _run_adadelta,
+            optimizers.Adam: _run_adam,
+            optimizers.AdamW: _run_adamw,
+            optimizers.Adamax: _run_adamax,
+            optimizers.Nadam: _run_nadam,
+        }
+    return _KERNELS
