@@ -55,12 +55,13 @@ import numpy as np
 from glassnet import config
 from glassnet.backend import xp
 
-#: Smallest parameter buffer (elements) that uses a kernel. Measured inside ``fit``
-#: (benchmarks/README.md, "Fused optimizer kernels"): from about 2,000 parameters a kernel
-#: call beats the NumPy passes per step; the threshold is far above that so that the
-#: one-time ~0.4 s of importing numba and loading the kernel is earned back within a few
-#: thousand steps (Adam saves ~40 µs a step at 20,000 parameters, ~250 µs at 235,000).
-MIN_PARAMS = 20_000
+#: Smallest parameter buffer (elements) that uses a kernel. Measured inside ``fit`` (Adam,
+#: batch 32, paired; benchmarks/README.md "Fused optimizer kernels"): a kernel saves about
+#: 6 µs a step at 2,400 parameters, 28 at 25,000, 91 at 100,000 and 360 at 240,000, while
+#: importing numba and loading the cached kernel costs about 0.55 s once per process. From
+#: 100,000 parameters that is earned back within about 6,000 steps (3 epochs of MNIST at
+#: batch 32); below, most ``fit`` calls would not earn it back.
+MIN_PARAMS = 100_000
 
 _KERNELS: dict[type, Callable[..., None]] | None = None  # optimizer class -> adapter
 _NUMBA_FOUND: bool | None = None
