@@ -166,7 +166,7 @@ def test_fit_with_kernels_equals_fit_without(monkeypatch):
 def test_a_small_network_never_imports_numba():
     src = Path(__file__).resolve().parents[1] / "src"
     script = (
-        "import sys; sys.path.insert(0, %r)\n"
+        f"import sys; sys.path.insert(0, {str(src)!r})\n"
         "from glassnet.datasets import make_circles\n"
         "from glassnet.layers import Dense\n"
         "from glassnet.models import Sequential\n"
@@ -174,7 +174,7 @@ def test_a_small_network_never_imports_numba():
         "model = Sequential([Dense(4, input_dim=2, activation='relu'), Dense(1, activation='sigmoid')])\n"
         "model.compile(loss='binary_crossentropy', optimizer='adam')\n"
         "model.fit(X, y, epochs=2, verbose=0)\n"
-        "print('numba' in sys.modules)\n" % str(src)
+        "print('numba' in sys.modules)\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             check=True, timeout=120)

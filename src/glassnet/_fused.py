@@ -48,6 +48,7 @@ from __future__ import annotations
 import importlib.util
 import math
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -94,15 +95,9 @@ def update(optimizer: Any, params: np.ndarray, grads: np.ndarray, learning_rate:
 
 
 # ------------------------------------------------------------------ the kernels
-# Compiled on first use (numba is imported there): see _compile().
-sgd: Any
-sgd_momentum: Any
-rmsprop: Any
-adagrad: Any
-adadelta: Any
-adam: Any
-adamax: Any
-nadam: Any
+# The loops below, plain Python; _compile() puts their numba versions in `compiled` on first
+# use (numba is imported there), e.g. compiled.adam for _adam.
+compiled = SimpleNamespace()
 
 
 def _sgd(theta, g, eta):
@@ -212,28 +207,28 @@ def _nadam(theta, g, m, v, eta, one_minus_beta_1, one_minus_beta_2, epsilon,
 def _run_sgd(opt: Any, params: np.ndarray, grads: np.ndarray, lr: float, step: int) -> None:
     dtype = params.dtype.type
     if opt.momentum == 0:
-        sgd(params, grads, dtype(lr))
+        compiled.sgd(params, grads, dtype(lr))
     else:
-        sgd_momentum(params, grads, opt._state["momentums"], dtype(lr), dtype(opt.momentum),
+        compiled.sgd_momentum(params, grads, opt._state["momentums"], dtype(lr), dtype(opt.momentum),
                      opt.nesterov)
 
 
 def _run_rmsprop(opt: Any, params: np.ndarray, grads: np.ndarray, lr: float, step: int) -> None:
     dtype, state = params.dtype.type, opt._state
     s = state["velocities"]
-    rmsprop(params, grads, s, state.get("average_gradients", s), state.get("momentums", s),
+    compiled.rmsprop(params, grads, s, state.get("average_gradients", s), state.get("momentums", s),
             dtype(lr), dtype(opt.rho), dtype(1.0 - opt.rho), dtype(opt.epsilon), opt.centered,
             opt.momentum > 0, dtype(opt.momentum))
 
 
 def _run_adagrad(opt: Any, params: np.ndarray, grads: np.ndarray, lr: float, step: int) -> None:
     dtype = params.dtype.type
-    adagrad(params, grads, opt._state["accumulators"], dtype(lr), dtype(opt.epsilon))
+    compiled.adagrad(params, grads, opt._state["accumulators"], dtype(lr), dtype(opt.epsilon))
 
 
 def _run_adadelta(opt: Any, params: np.ndarray, grads: np.ndarray, lr: float, step: int) -> None:
     dtype, state = params.dtype.type, opt._state
-    adadelta(params, grads, state["accumulated_grads"], state["accumulated_delta_vars"],
+    compiled.adadelta(params, grads, state["accumulated_grads"], state["accumulated_delta_vars"],
              dtype(lr), dtype(opt.rho), dtype(1.0 - opt.rho), dtype(opt.epsilon))
 
 
@@ -243,7 +238,7 @@ def _run_adam(opt: Any, params: np.ndarray, grads: np.ndarray, lr: float, step: 
     beta_1, beta_2 = opt.beta_1, opt.beta_2
     alpha = lr * math.sqrt(1.0 - beta_2**step) / (1.0 - beta_1**step)
     v = state["velocities"]
-    adam(params, grads, state["momentums"], v, state.get("velocity_hats", v), dtype(decay),
+    compiled.adam(params, grads, state["momentums"], v, state.get("velocity_hats", v), dtype(decay),
          dtype(1.0 - beta_1), dtype(1.0 - beta_2), dtype(alpha), dtype(opt.epsilon), opt.amsgrad)
 
 
@@ -253,7 +248,7 @@ def _run_adamw(opt: Any, params: np.ndarray, grads: np.ndarray, lr: float, step:
 
 def _run_adamax(opt: Any, params: np.ndarray, grads: np.ndarray, lr: float, step: int) -> None:
     dtype, state = params.dtype.type, opt._state
-    adamax(params, grads, state["momentums"], state["norms"], dtype(lr), dtype(1.0 - opt.beta_1),
+    compiled.adamax(params, grads, state["momentums"], state["norms"], dtype(lr), dtype(1.0 - opt.beta_1),
            dtype(opt.beta_2), dtype(opt.epsilon), dtype(1.0 - opt.beta_1**step))
 
 
@@ -264,7 +259,7 @@ def _run_nadam(opt: Any, params: np.ndarray, grads: np.ndarray, lr: float, step:
     u_product = float(state["u_product"]) * u_t
     state["u_product"][...] = u_product
     u_product_next = u_product * u_next
-    nadam(params, grads, state["momentums"], state["velocities"], dtype(lr),
+    compiled.nadam(params, grads, state["momentums"], state["velocities"], dtype(lr),
           dtype(1.0 - beta_1), dtype(1.0 - opt.beta_2), dtype(opt.epsilon),
           dtype((1.0 - u_t) / (1.0 - u_product)), dtype(u_next / (1.0 - u_product_next)),
           dtype(1.0 - opt.beta_2**step))
@@ -277,7 +272,7 @@ def _compile() -> None:
     jit = numba.njit(cache=True, error_model="numpy", fastmath=False)
     names = ("sgd", "sgd_momentum", "rmsprop", "adagrad", "adadelta", "adam", "adamax", "nadam")
     for name in names:
-        globals()[name] = jit(globals()["_" + name])
+        setattr(compiled, name, jit(globals()["_" + name]))
 
 
 def _kernels() -> dict[type, Callable[..., None]]:
