@@ -87,6 +87,9 @@ def fit_cases(X, y, settings: common.Settings, has_torch: bool) -> list[Any]:
                 name += " + accuracy metric"
             log(f"B: {name}")
             case = compare(name, runners, settings.repeats)
+            case.extra["notes"] = {
+                who: f"compiled in {COMPILE_SECONDS[f'batch {batch_size}, {who}']:.1f} s"
+                for who in runners if f"batch {batch_size}, {who}" in COMPILE_SECONDS}
             _per_step(case, steps * epochs_per_call, "s/step")
             cases.append(case.to_json())
     return cases
