@@ -138,6 +138,28 @@ def test_without_numba_the_numpy_path_runs(monkeypatch):
     assert not _fused.update(adam, params, np.ones_like(params), 0.001, 1)
 
 
+def test_a_numba_that_fails_to_import_falls_back_with_a_warning(monkeypatch):
+    def broken() -> None:
+        raise ImportError("Numba needs NumPy 2.3 or less")
+
+    monkeypatch.setattr(_fused, "_NUMBA_FOUND", True)
+    monkeypatch.setattr(_fused, "_KERNELS", None)
+    monkeypatch.setattr(_fused, "_compile", broken)
+    params = np.zeros(_fused.MIN_PARAMS, dtype=np.float32)
+    adam = Adam()
+    with pytest.warns(RuntimeWarning, match="numba could not be imported.*NumPy 2.3"):
+        adam.apply(params, np.ones_like(params))  # the NumPy path ran
+    assert adam.iterations == 1 and params[0] < 0
+    assert not _fused.update(adam, params, np.ones_like(params), 0.001, 2)  # and stays off
+
+
+def test_float16_buffers_take_the_numpy_path():
+    params = np.zeros(_fused.MIN_PARAMS, dtype=np.float16)
+    adam = Adam()
+    adam.build(params)
+    assert not _fused.update(adam, params, np.ones_like(params), 0.001, 1)
+
+
 def test_fit_with_kernels_equals_fit_without(monkeypatch):
     from glassnet.layers import Dense
     from glassnet.models import Sequential

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import warnings
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -85,9 +86,16 @@ def update(optimizer: Any, params: np.ndarray, grads: np.ndarray, learning_rate:
     """
     if params.shape[0] < MIN_PARAMS or not config.fused_kernels() or not xp.is_numpy:
         return False
-    if not numba_available():
+    if params.dtype.char not in "fd" or not numba_available():  # float32 / float64 only
         return False
-    adapter = _kernels().get(type(optimizer))
+    try:
+        adapter = _kernels().get(type(optimizer))
+    except ImportError as error:  # numba is installed but cannot load (e.g. a NumPy too new)
+        global _NUMBA_FOUND
+        _NUMBA_FOUND = False
+        warnings.warn(f"glassnet: numba could not be imported ({error}); the optimizers use "
+                      "their NumPy passes", RuntimeWarning, stacklevel=3)
+        return False
     if adapter is None:
         return False
     adapter(optimizer, params, grads, learning_rate, step)
