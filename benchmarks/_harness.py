@@ -230,18 +230,12 @@ def numpy_blas(infos: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def set_threads(threads: int | None) -> int:
-    """Give NumPy's BLAS ``threads`` threads (None: leave it) and PyTorch the same number
-    (and, for one thread, JAX's XLA CPU backend too).
+    """Give NumPy's BLAS ``threads`` threads (None: leave it) and PyTorch the same number.
 
     Returns the BLAS thread count now in force.
     """
     if threads is not None:
         from threadpoolctl import threadpool_limits
-
-        if threads == 1 and "jax" not in sys.modules:
-            # XLA's CPU backend runs its own thread pool; one thread for it too.
-            os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_"
-                                       "eigen=false intra_op_parallelism_threads=1").strip()
 
         # Kept alive for the whole process on purpose: the limit must last.
         global _limits
