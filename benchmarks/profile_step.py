@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/profile_step.py [--workload A|B] [--batch 32] [--optimizer adam|sgd]
-                                      [--metrics] [--steps 2000] [--threads N]
+                                      [--metrics] [--steps 2000] [--threads N] [--no-fused]
 
 It times ``fit`` for reference, then runs ``fit`` again with a clock around each
 part of the model (methods of the live objects wrapped, nothing else changed):
@@ -201,7 +201,26 @@ def _adam_costs(size: int, dtype: np.dtype) -> list[tuple[str, float]]:
         ("Adam np.sqrt(v, out=s)", micro(lambda: np.sqrt(v, out=s), number)),
         ("Adam g /= s", micro(lambda: np.divide(g, s, out=g), number)),
         ("Adam p -= g", micro(lambda: np.subtract(p, g, out=p), number)),
+        *_fused_adam_cost(size, dtype, number),
     ]
+
+
+def _fused_adam_cost(size: int, dtype: np.dtype, number: int) -> list[tuple[str, float]]:
+    """µs of the whole Adam update as one fused numba kernel (glassnet._fused), if present."""
+    try:
+        from glassnet import _fused
+    except ImportError:
+        return []
+    if not _fused.numba_available():
+        return []
+    from glassnet.optimizers import Adam
+
+    g = np.random.default_rng(1).standard_normal(size).astype(dtype)
+    p = np.ones(size, dtype)
+    adam = Adam()
+    adam.build(p)
+    return [(f"Adam: the whole update as one fused kernel ({size} params)",
+             micro(lambda: _fused._run_adam(adam, p, g, 0.001, 10), number))]
 
 
 def line_costs(model, batch_size: int) -> list[tuple[str, float]]:
@@ -221,7 +240,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--metrics", action="store_true", help="compile with metrics=['accuracy']")
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None, help="BLAS threads (default: as found)")
+    parser.add_argument("--no-fused", action="store_true",
+                        help="switch glassnet's fused optimizer kernels off (NumPy passes only)")
     args = parser.parse_args(argv)
+    if args.no_fused:
+        from glassnet import config
+
+        config.set_fused_kernels(False)
     if args.threads is not None:
         from threadpoolctl import threadpool_limits
 

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from _harness import Target, compare, compare_external, log
 
-from workloads import common
+from workloads import common, peers
 
 LEARNING_RATES = {"sgd": 0.01, "adam": 0.001}  # the Keras defaults
 WORKER = Path(__file__).with_name("keras_worker.py")
@@ -80,14 +80,47 @@ def fit_cases(X, y, settings: common.Settings, has_torch: bool) -> list[Any]:
                         trainer.epoch()
 
                 runners["torch"] = torch_epochs
+            if optimizer == "adam" and not metrics:
+                runners.update(_compiled_peers(X, y, batch_size, epochs_per_call, settings))
             name = f"fit, batch {label}, {optimizer.upper() if optimizer == 'sgd' else 'Adam'}"
             if metrics:
                 name += " + accuracy metric"
             log(f"B: {name}")
             case = compare(name, runners, settings.repeats)
+            case.extra["notes"] = {
+                who: f"compiled in {COMPILE_SECONDS[f'batch {batch_size}, {who}']:.1f} s"
+                for who in runners if f"batch {batch_size}, {who}" in COMPILE_SECONDS}
             _per_step(case, steps * epochs_per_call, "s/step")
             cases.append(case.to_json())
     return cases
+
+
+def _compiled_peers(X, y, batch_size: int, epochs: int, settings: common.Settings) -> dict:
+    """JAX jit loop, JAX lax.scan and (not with --quick: it compiles for seconds)
+    torch.compile, each running ``epochs`` epochs per call; compile times are logged and
+    kept in ``COMPILE_SECONDS``."""
+    trainers: dict[str, Any] = {}
+    if peers.have("jax") and peers.have("optax"):
+        for name, scan in (("JAX jit loop", False), ("JAX lax.scan", True)):
+            trainers[name] = peers.JaxTrainer(common.CIRCLES_LAYERS, "sigmoid", X, y, batch_size,
+                                              LEARNING_RATES["adam"], scan)
+    if peers.have("torch") and not settings.quick:
+        trainers["torch.compile"] = peers.TorchCompiledTrainer(
+            common.CIRCLES_LAYERS, "sigmoid", X, y, batch_size, LEARNING_RATES["adam"])
+    runners = {}
+    for name, trainer in trainers.items():
+        COMPILE_SECONDS[f"batch {batch_size}, {name}"] = trainer.compile_seconds
+        log(f"B: {name} at batch {batch_size} compiled in {trainer.compile_seconds:.1f} s")
+
+        def run_epochs(trainer=trainer) -> None:
+            for _ in range(epochs):
+                trainer.epoch()
+
+        runners[name] = run_epochs
+    return runners
+
+
+COMPILE_SECONDS: dict[str, float] = {}
 
 
 def train_step_cases(X, y, settings: common.Settings, has_torch: bool) -> list[Any]:
@@ -244,7 +277,11 @@ def run(settings: common.Settings) -> dict[str, Any]:
         targets.append(Target("B", f"fit full batch {optimizer}: µs/step",
                               full["results"]["glassnet"]["median"] * 1e6, 120.0,
                               higher_is_better=False, unit=" µs"))
+    for label in ("32", "full"):
+        ratio = find(f"fit, batch {label}, Adam")["speedup"].get("JAX jit loop")
+        targets.append(Target("B", f"fit batch {label} Adam: speedup vs JAX jit loop",
+                              None if ratio is None else ratio["median"], 1.5, unit="x"))
     targets.append(Target("B", "whole script: speedup vs Keras (torch backend)", keras_speedup,
-                          20.0, unit="x"))
+                          50.0, unit="x"))
     return {"title": "B. Circles network 2-4-6-6-4-1 on 1000 points", "cases": cases,
-            "targets": targets}
+            "targets": targets, "compile_seconds": dict(COMPILE_SECONDS)}

@@ -43,7 +43,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from glassnet import schedules
+from glassnet import _fused, schedules
 from glassnet._arrays import scalar_array
 from glassnet._validation import _describe, check_bool, check_choice, check_float, check_int, check_positive
 from glassnet.backend import dtype_name, is_backend_array, to_numpy, xp
@@ -311,7 +311,9 @@ class Optimizer:
         if grads.dtype != params.dtype:
             raise TypeError(f"grads must have dtype {self._dtype_name}, got {dtype_name(grads)}")
         self._clip_gradients(grads)
-        self._update(params, grads, self.current_learning_rate, self.iterations + 1)
+        learning_rate, step = self.current_learning_rate, self.iterations + 1
+        if not _fused.update(self, params, grads, learning_rate, step):  # same rule, one pass
+            self._update(params, grads, learning_rate, step)
         self.iterations += 1
 
     def _clip_gradients(self, grads: np.ndarray) -> None:
