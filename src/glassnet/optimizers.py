@@ -312,7 +312,10 @@ class Optimizer:
             raise TypeError(f"grads must have dtype {self._dtype_name}, got {dtype_name(grads)}")
         self._clip_gradients(grads)
         learning_rate, step = self.current_learning_rate, self.iterations + 1
-        if not _fused.update(self, params, grads, learning_rate, step):  # same rule, one pass
+        # The same rule in one compiled pass, for buffers large enough to pay for numba.
+        fused = (params.shape[0] >= _fused.MIN_PARAMS
+                 and _fused.update(self, params, grads, learning_rate, step))
+        if not fused:
             self._update(params, grads, learning_rate, step)
         self.iterations += 1
 

@@ -118,10 +118,12 @@ class EpochOutputs:
     def targets(self, start: int, stop: int) -> tuple[Any, Any]:
         return self.Y[start:stop, ...], None if self.weights is None else self.weights[start:stop]
 
-    def store(self, start: int, stop: int, A: Any, Z: Any, penalty: float) -> None:
+    def store(self, start: int, stop: int, A: Any, output_layer: Any, penalty: float) -> None:
+        """Keep the step's output ``A`` (and, where the loss is computed from logits, the
+        output layer's ``Z``) and regularisation penalty for rows ``start:stop``."""
         self.A[start:stop, ...] = A
         if self.Z is not None:
-            self.Z[start:stop, ...] = Z
+            self.Z[start:stop, ...] = output_layer.Z
         if self.penalty is not None:
             self.penalty[start:stop] = penalty
         self.stored = stop
@@ -252,6 +254,7 @@ class Trainer:
         if plan.shuffle_rows:
             self.batch_X = xp.empty((plan.batch_size, *self.X.shape[1:]), dtype=self.X.dtype)
         self.outputs: EpochOutputs = EpochOutputs(model, self.n, A_dtype=self.X.dtype)
+        self.last_layer = model.layers[-1]
         self.order: Any = None
         self.interruption = Interruption()
         self.diverged = False
@@ -318,9 +321,9 @@ class Trainer:
         start, stop = step * self.plan.batch_size, min((step + 1) * self.plan.batch_size, self.n)
         xb = self.mini_batch(start, stop)
         yb, wb = self.outputs.targets(start, stop)
-        A = self.model._step(xb, yb, wb, on_gradients=self.gradient_hook(step))
-        self.outputs.store(start, stop, A, getattr(self.model.layers[-1], "Z", None),
-                           self.model._step_penalty)
+        on_gradients = self.gradient_hook(step) if self.hooks.gradients else None
+        A = self.model._step(xb, yb, wb, on_gradients)
+        self.outputs.store(start, stop, A, self.last_layer, self.model._step_penalty)
         if self.hooks.batch_end:
             logs = None
             if self.wants_batch_logs:
@@ -338,8 +341,7 @@ class Trainer:
         return xb
 
     def gradient_hook(self, step: int) -> Any:
-        if not self.hooks.gradients:
-            return None
+        """``on_gradients`` of every callback that has it, for batch ``step``."""
         gradient_callbacks = self.hooks.gradients
 
         def on_gradients() -> None:
