@@ -246,9 +246,6 @@ class Sequential:
     def _n_trainable(self) -> int:
         return self._layout.n_trainable
 
-    def _dtype_for_inputs(self) -> np.dtype:
-        return self._host_dtype if self.built else (self._requested_dtype or config.float_dtype())
-
     @property
     def dtype(self) -> str:
         """The float type of the parameters and computations: ``'float32'`` or ``'float64'``."""
@@ -439,7 +436,8 @@ class Sequential:
 
     # ------------------------------------------------------------------ data checks
     def _check_x(self, x: Any, name: str = "x") -> np.ndarray:
-        X = check_array(name, x, ndim=None, dtype=self._dtype_for_inputs())
+        dtype = self._host_dtype if self.built else self._requested_dtype or config.float_dtype()
+        X = check_array(name, x, ndim=None, dtype=dtype)
         if X.ndim < 2:
             raise ValueError(
                 f"{name} must have one row per example: shape (n_samples, n_features), got a "
@@ -704,7 +702,8 @@ class Sequential:
         """
         self._require_built("predict")
         self._check_backend()
-        resolve_verbose(verbose)
+        if verbose != 0:      # only checked: predict prints nothing
+            resolve_verbose(verbose)
         X = on_backend(self._check_x(x))
         chunk = 4096 if batch_size is None else check_int("batch_size", batch_size)
         if callbacks is None and X.shape[0] <= chunk:
